@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { exportSpec } from "./export-spec.ts";
+import { poolSpec } from "./pool-spec.ts";
+
+/**
+ * Shapes of the items in the single DynamoDB state table. Every key value of the source table is carried as its exact
+ * decimal or text form (a string), never as a JS number: BIGINT UNSIGNED reaches 2^64-1.
+ *
+ * Item keys (pk / sk); controller/store/dynamo-keys.ts builds them, nothing else should:
+ *   EXP#<id>             / META                   export
+ *   EXP#<id>             / PART#<n:6>             partition (n zero-padded so sk order is partition order)
+ *   EXP#<id>#P#<n:6>     / CH#<seq:8>             committed chunk (own item collection: listing partitions never reads chunks)
+ *   EXP#<id>#P#<n:6>     / EV#<iso ts>#<rand>     ledger event
+ *   POOL#<n>             / META                   pool
+ *   POOL#<n>             / NODE#<instanceId>      node
+ * Sparse GSI1 (gsi1pk / gsi1sk), present only while an item is in a queue:
+ *   Q#<pool>#<shard>     / <notBefore>#<id>#<n:6>        PENDING partition, claimable once notBefore has passed
+ *   L#<shard>            / <leaseExpiresAt>#<id>#<n:6>   LEASED partition, for the reaper
+ *   EXPORTS              / <createdAt>#<id>              every export, newest last
+ */
+
+/** One source key: the exact text of each key column's value, in key-column order. */
+export const sourceKey = z.array(z.string());
+export type SourceKey = z.infer<typeof sourceKey>;
+
+export const keyColumnType = z.enum(["int", "uint", "decimal", "string", "binary", "date", "datetime", "time"]);
+/**
+ * A column of the key an export is cut on. `sqlType` is information_schema COLUMN_TYPE ("bigint(20) unsigned",
+ * "decimal(20,4)", "datetime(6)"); `collation` is set for string columns. Binary values travel as upper-case hex.
+ */
+export const keyColumn = z.object({
+  name: z.string(),
+  type: keyColumnType,
+  sqlType: z.string(),
+  collation: z.string().optional(),
+  charset: z.string().optional(),
+});
+export type KeyColumn = z.infer<typeof keyColumn>;
+
+export const exportState = z.enum(["PLANNING", "RUNNING", "FINALIZING", "SUCCEEDED", "FAILED", "CANCELLED"]);
+export const partitionState = z.enum(["PENDING", "LEASED", "DONE", "QUARANTINED"]);
+export const nodeLifecycle = z.enum(["LAUNCHING", "READY", "DRAINING", "INTERRUPTED", "TERMINATED"]);
+export const eventKind = z.enum([
+  "claimed",
+  "checkpointed",
+  "released",
+  "interrupted",
+  "split",
+  "failed",
+  "reaped",
+  "completed",
+  "quarantined",
+  "retried",
+]);
+
+export const exportRecord = z.object({
+  exportId: z.string(),
+  spec: exportSpec,
+  state: exportState,
+  keyColumns: z.array(keyColumn),
+  /** Key-space bounds at plan time: [low, highWatermark]; rows past the watermark are not part of this export. */
+  lowKey: sourceKey.nullable(),
+  highWatermark: sourceKey.nullable(),
+  /** Partitions ever created (numbers 0..partitionCount-1); splits add to it. */
+  partitionCount: z.number().int(),
+  /** Rows in the key space at plan time (the planner counts them exactly while it cuts). */
+  estimatedRows: z.number(),
+  /** Written at finalize; live progress is summed from the partitions (JobStore.progress) to keep this item cold. */
+  rowsExported: z.number(),
+  bytesExported: z.number(),
+  /** Index the planner walked ("PRIMARY" or a unique index name); agents read ranges through the same one. */
+  keyIndex: z.string(),
+  /** Hash of the plan (key columns, watermark, boundaries): re-planning the same data is recognised as the same plan. */
+  planHash: z.string(),
+  /** False until every partition has been put on the work queue; a crashed create resumes from there. */
+  queued: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  manifestKey: z.string().optional(),
+  error: z.string().optional(),
+});
+export type ExportRecord = z.infer<typeof exportRecord>;
+
+export const partitionRecord = z.object({
+  exportId: z.string(),
+  partition: z.number().int(),
+  pool: z.string(),
+  /** [lo, hi): null lo is the start of the key space, null hi its end (the high watermark, inclusive). */
+  lo: sourceKey.nullable(),
+  hi: sourceKey.nullable(),
+  /** The last committed source key (inclusive): a new owner resumes at keys strictly greater. Null: nothing committed yet. */
+  cursor: sourceKey.nullable(),
+  state: partitionState,
+  owner: z.string().nullable(),
+  epoch: z.number().int(),
+  leaseExpiresAt: z.string().nullable(),
+  attempts: z.number().int(),
+  /** Not claimable before this time (retry backoff); ISO-8601 UTC. */
+  notBefore: z.string().nullable(),
+  lastError: z.string().nullable(),
+  rows: z.number(),
+  bytes: z.number(),
+  /** Committed chunks; the next checkpoint must carry seq = chunks + 1. */
+  chunks: z.number().int(),
+  estimatedRows: z.number(),
+  /** Partition this one was split from, if any. */
+  splitFrom: z.number().int().nullable(),
+  updatedAt: z.string(),
+});
+export type PartitionRecord = z.infer<typeof partitionRecord>;
+
+export const chunkRecord = z.object({
+  exportId: z.string(),
+  partition: z.number().int(),
+  seq: z.number().int(),
+  epoch: z.number().int(),
+  /** Object key of the chunk in the destination bucket. */
+  key: z.string(),
+  rows: z.number().int(),
+  bytes: z.number().int(),
+  /** Hex SHA-256 of the object's bytes. */
+  sha256: z.string(),
+  /** The first and last source key in the chunk. */
+  firstKey: sourceKey,
+  lastKey: sourceKey,
+  committedAt: z.string(),
+});
+export type ChunkRecord = z.infer<typeof chunkRecord>;
+
+export const eventRecord = z.object({
+  exportId: z.string(),
+  partition: z.number().int(),
+  at: z.string(),
+  kind: eventKind,
+  node: z.string().nullable(),
+  epoch: z.number().int(),
+  detail: z.string().optional(),
+});
+export type EventKind = z.infer<typeof eventKind>;
+export type PartitionState = z.infer<typeof partitionState>;
+export type ExportState = z.infer<typeof exportState>;
+export type EventRecord = z.infer<typeof eventRecord>;
+
+export const poolRecord = z.object({
+  pool: z.string(),
+  spec: poolSpec,
+  generation: z.number().int(),
+  desiredSize: z.number().int(),
+  updatedAt: z.string(),
+});
+export type PoolRecord = z.infer<typeof poolRecord>;
+
+export const nodeRecord = z.object({
+  pool: z.string(),
+  instanceId: z.string(),
+  generation: z.number().int(),
+  lifecycle: nodeLifecycle,
+  instanceType: z.string(),
+  zone: z.string(),
+  market: z.enum(["spot", "on-demand"]),
+  /** USD per hour at launch. */
+  price: z.number(),
+  launchedAt: z.string(),
+  heartbeatAt: z.string().nullable(),
+  currentPartition: z.string().nullable(),
+  hostKeyFingerprint: z.string().nullable(),
+  terminatedAt: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+export type NodeRecord = z.infer<typeof nodeRecord>;

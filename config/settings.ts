@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { durationSeconds } from "./units.ts";
+
+const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)");
+
+/** Settings of the controller process (file or flags); AWS endpoints and region come from the standard environment. */
+export const controllerSettings = z
+  .object({
+    kind: z.literal("ControllerSettings").optional(),
+    stateTable: tableName.default("spotferry"),
+    /** Bucket where agent bundles are published and presigned for nodes. */
+    artifactBucket: z.string().optional(),
+    leaderLease: durationSeconds.default(30),
+    partitionLease: durationSeconds.default(60),
+    /** Added to a lease's expiry before it is reaped, for clocks that disagree. */
+    clockSkewMargin: durationSeconds.default(10),
+    capacityErrorMemory: durationSeconds.default(600),
+    heartbeatTimeout: durationSeconds.default(90),
+    metricsNamespace: z.string().default("spotferry"),
+    http: z
+      .string()
+      .regex(/^[^:]+:\d{1,5}$/, 'expected HOST:PORT like "127.0.0.1:8080"')
+      .optional(),
+  })
+  .strict();
+export type ControllerSettings = z.infer<typeof controllerSettings>;
+
+/** Settings of an agent; everything about the work itself comes from the export record in the state table. */
+export const agentSettings = z
+  .object({
+    kind: z.literal("AgentSettings").optional(),
+    stateTable: tableName.default("spotferry"),
+    pool: z.string().min(1),
+    /** Local mode: the node id; on EC2 it is read from IMDS. */
+    nodeId: z.string().min(1).optional(),
+    imdsEndpoint: z.string().url().optional(),
+    imdsPollInterval: durationSeconds.default(5),
+    heartbeatInterval: durationSeconds.default(15),
+    partitionLease: durationSeconds.default(60),
+    idleExitAfter: durationSeconds.default(120),
+    /** On a rebalance recommendation: finish the chunk and stop claiming ("drain"), or keep working ("ignore"). */
+    onRebalance: z.enum(["drain", "ignore"]).default("drain"),
+    concurrency: z.number().int().min(1).max(64).default(1),
+  })
+  .strict();
+export type AgentSettings = z.infer<typeof agentSettings>;

@@ -1,0 +1,30 @@
+import { Command, CommanderError } from "commander";
+import { ExitCode } from "../../lib/errors.ts";
+import { registerConfigCommands } from "./config-commands.ts";
+import { registerDemoCommands } from "./demo-commands.ts";
+import { registerLocalCommands } from "./local-commands.ts";
+
+/** Builds the `spotferry` program. Each concern registers its own subcommands. */
+export function buildProgram(): Command {
+  const program = new Command("spotferry")
+    .description("Export MySQL tables to S3 on EC2 spot fleets, exactly once.")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  registerConfigCommands(program);
+  registerLocalCommands(program);
+  registerDemoCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage mistakes exit 2 (commander has already printed the message).
+      process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.usage);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,153 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LOCAL_CREDENTIALS } from "./credentials.ts";
+import { dynamodbService } from "./dynamodb.ts";
+import { mariadbService } from "./mariadb.ts";
+import { ensurePackages } from "./packages.ts";
+import { isAlive, stopGroup } from "./proc.ts";
+import type { LocalService, ServiceState, StackContext } from "./service.ts";
+import { swiftService } from "./swift.ts";
+
+/**
+ * The local stack: real MariaDB, DynamoDB Local and an S3-compatible store on 127.0.0.1, with all state under one
+ * private directory. `up` is idempotent (healthy services are reused), `down` stops exactly the process groups it
+ * started, and `.spotferry/local.env` carries the standard AWS variables plus the MariaDB connection.
+ */
+export const SERVICES: LocalService[] = [mariadbService, dynamodbService, swiftService];
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const stackHome = (env: NodeJS.ProcessEnv = process.env) => resolve(env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"));
+
+interface StackFile {
+  services: Record<string, ServiceState>;
+}
+
+const stateFile = (home: string) => join(home, "stack.json");
+export const envFile = (home: string) => join(home, "local.env");
+
+function readState(home: string): StackFile {
+  try {
+    return JSON.parse(readFileSync(stateFile(home), "utf8")) as StackFile;
+  } catch {
+    return { services: {} };
+  }
+}
+
+function writeState(home: string, state: StackFile): void {
+  mkdirSync(home, { recursive: true });
+  const tmp = `${stateFile(home)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  renameSync(tmp, stateFile(home));
+}
+
+/** Everything a client needs to reach the stack, as environment variables. */
+export function stackEnv(state: StackFile): Record<string, string> {
+  const env: Record<string, string> = { ...LOCAL_CREDENTIALS };
+  for (const service of SERVICES) {
+    const s = state.services[service.name];
+    if (s) Object.assign(env, service.env(s));
+  }
+  return env;
+}
+
+function writeEnvFile(home: string, env: Record<string, string>): void {
+  const lines = Object.entries(env).map(([k, v]) => `export ${k}=${/^[\w.:/@-]*$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`}`);
+  writeFileSync(envFile(home), `# written by spotferry local up; source it to reach the local stack\n${lines.join("\n")}\n`, {
+    mode: 0o600,
+  });
+}
+
+/** Parses a `local.env` written by `up` (only `export K=V` lines). */
+export function readEnvFile(file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]!] = m[2]!.startsWith("'") ? m[2]!.slice(1, -1).replace(/'\\''/g, "'") : m[2]!;
+  }
+  return env;
+}
+
+export interface UpResult {
+  env: Record<string, string>;
+  started: string[];
+  reused: string[];
+}
+
+export async function stackUp(ctx: StackContext): Promise<UpResult> {
+  ensurePackages(
+    SERVICES.flatMap((s) => s.requirements),
+    ctx.log,
+  );
+  const state = readState(ctx.home);
+  const started: string[] = [];
+  const reused: string[] = [];
+  // Start services concurrently: MariaDB, the JVM and Swift each take seconds and barely contend.
+  await Promise.all(
+    SERVICES.map(async (service) => {
+      const previous = state.services[service.name];
+      if (previous?.pids.every(isAlive) && (await service.healthy(previous).catch(() => false))) {
+        reused.push(service.name);
+        return;
+      }
+      if (previous) for (const pid of previous.pids) if (isAlive(pid)) await stopGroup(pid);
+      try {
+        state.services[service.name] = await service.start(ctx, previous);
+      } catch (cause) {
+        throw new Error(`starting ${service.name} (logs under ${ctx.home})`, { cause });
+      }
+      started.push(service.name);
+      ctx.log(`${service.name}: ready on 127.0.0.1:${state.services[service.name]!.port}`);
+    }),
+  ).finally(() => writeState(ctx.home, state));
+  const env = stackEnv(state);
+  writeEnvFile(ctx.home, env);
+  return { env, started, reused };
+}
+
+export async function stackDown(ctx: StackContext): Promise<string[]> {
+  const state = readState(ctx.home);
+  const stopped: string[] = [];
+  await Promise.all(
+    Object.entries(state.services).map(async ([name, s]) => {
+      for (const pid of s.pids) if (isAlive(pid)) await stopGroup(pid);
+      stopped.push(name);
+    }),
+  );
+  // Keep ports and passwords so the next `up` reuses the datadir and rings as they are.
+  for (const s of Object.values(state.services)) s.pids = [];
+  writeState(ctx.home, state);
+  return stopped;
+}
+
+export interface ServiceStatus {
+  name: string;
+  port: number | null;
+  pids: number[];
+  running: boolean;
+  healthy: boolean;
+  error?: string;
+}
+
+export async function stackStatus(home: string): Promise<ServiceStatus[]> {
+  const state = readState(home);
+  return Promise.all(
+    SERVICES.map(async (service) => {
+      const s = state.services[service.name];
+      if (!s) return { name: service.name, port: null, pids: [], running: false, healthy: false };
+      const running = s.pids.length > 0 && s.pids.every(isAlive);
+      let error: string | undefined;
+      let healthy = false;
+      if (running) {
+        try {
+          healthy = await service.healthy(s);
+        } catch (e) {
+          error = (e as Error).message;
+        }
+      }
+      return { name: service.name, port: s.port, pids: s.pids, running, healthy, ...(error ? { error } : {}) };
+    }),
+  );
+}
+
+export const stackIsUp = (home: string) => existsSync(envFile(home));
