@@ -49,10 +49,11 @@ test("local up is idempotent, status reports health, down stops exactly what up 
       ["mariadb", true],
       ["dynamodb", true],
       ["s3", true],
+      ["sim", true],
     ],
   );
   const pids = status.flatMap((s) => s.pids);
-  assert.ok(pids.length >= 7, "mariadb, java, memcached and four swift servers");
+  assert.ok(pids.length >= 8, "mariadb, java, memcached, four swift servers and the sim");
 
   await cli("local", "down");
   for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still running after down`);

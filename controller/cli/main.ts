@@ -3,6 +3,7 @@ import { ExitCode } from "../../lib/errors.ts";
 import { registerConfigCommands } from "./config-commands.ts";
 import { registerDemoCommands } from "./demo-commands.ts";
 import { registerLocalCommands } from "./local-commands.ts";
+import { registerSimCommands } from "./sim-commands.ts";
 
 /** Builds the `spotferry` program. Each concern registers its own subcommands. */
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerLocalCommands(program);
   registerDemoCommands(program);
+  registerSimCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readSimState, simDown, simUp } from "../daemon.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { dynamodbService } from "./dynamodb.ts";
 import { mariadbService } from "./mariadb.ts";
@@ -101,6 +102,11 @@ export async function stackUp(ctx: StackContext): Promise<UpResult> {
     }),
   ).finally(() => writeState(ctx.home, state));
   const env = stackEnv(state);
+  // The spot market comes last: its instances inherit the endpoints of the services above.
+  const sim = await simUp({ stateDir: join(ctx.home, "sim"), env });
+  (sim.alreadyRunning ? reused : started).push("sim");
+  if (!sim.alreadyRunning) ctx.log(`sim: ready on ${sim.url}`);
+  Object.assign(env, sim.env);
   writeEnvFile(ctx.home, env);
   return { env, started, reused };
 }
@@ -108,6 +114,8 @@ export async function stackUp(ctx: StackContext): Promise<UpResult> {
 export async function stackDown(ctx: StackContext): Promise<string[]> {
   const state = readState(ctx.home);
   const stopped: string[] = [];
+  // The sim first: it terminates its instance processes, which may still talk to the services.
+  if (await simDown({ stateDir: join(ctx.home, "sim") })) stopped.push("sim");
   await Promise.all(
     Object.entries(state.services).map(async ([name, s]) => {
       for (const pid of s.pids) if (isAlive(pid)) await stopGroup(pid);
@@ -131,7 +139,21 @@ export interface ServiceStatus {
 
 export async function stackStatus(home: string): Promise<ServiceStatus[]> {
   const state = readState(home);
-  return Promise.all(
+  const sim = await readSimState(join(home, "sim"));
+  let simHealthy = false;
+  if (sim)
+    simHealthy = await fetch(`${sim.url}/_sim/health`, { signal: AbortSignal.timeout(3000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  const simStatus: ServiceStatus = {
+    name: "sim",
+    port: sim?.port ?? null,
+    pids: sim ? [sim.pid] : [],
+    running: !!sim,
+    healthy: simHealthy,
+  };
+  const services = await Promise.all(
     SERVICES.map(async (service) => {
       const s = state.services[service.name];
       if (!s) return { name: service.name, port: null, pids: [], running: false, healthy: false };
@@ -148,6 +170,7 @@ export async function stackStatus(home: string): Promise<ServiceStatus[]> {
       return { name: service.name, port: s.port, pids: s.pids, running, healthy, ...(error ? { error } : {}) };
     }),
   );
+  return [...services, simStatus];
 }
 
 export const stackIsUp = (home: string) => existsSync(envFile(home));

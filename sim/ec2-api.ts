@@ -1,0 +1,62 @@
+import { randomUUID } from "node:crypto";
+import type { Ec2Operation } from "./ec2-common.ts";
+import { Ec2Error } from "./ec2-errors.ts";
+import { fleetOperations } from "./ec2-fleet.ts";
+import { instanceOperations } from "./ec2-instances.ts";
+import { marketOperations } from "./ec2-market.ts";
+import { templateOperations } from "./ec2-templates.ts";
+import { decodeEc2Query } from "./query-codec.ts";
+import type { World } from "./world.ts";
+import { ec2ErrorXml, ec2ResponseXml } from "./xml.ts";
+
+/**
+ * The EC2 Query front end: `POST /` with a form body `Action=...&Version=2016-11-15&...`. Decodes the parameters with
+ * the SDK's input schema, runs the action, and answers XML built from the output schema, or EC2's error envelope.
+ */
+const OPERATIONS: Record<string, Ec2Operation> = {
+  ...templateOperations,
+  ...fleetOperations,
+  ...instanceOperations,
+  ...marketOperations,
+};
+
+export const EC2_ACTIONS = Object.keys(OPERATIONS).sort();
+
+export interface Ec2Reply {
+  status: number;
+  body: string;
+}
+
+export async function handleEc2(world: World, params: URLSearchParams): Promise<Ec2Reply> {
+  const requestId = randomUUID();
+  const action = params.get("Action") ?? "";
+  try {
+    if (!action) throw new Ec2Error("MissingAction", "The request must contain the parameter Action");
+    const operation = OPERATIONS[action];
+    if (!operation) {
+      throw new Ec2Error("InvalidAction", `The action ${action} is not valid for this web service (spotferry sim).`);
+    }
+    const version = params.get("Version");
+    if (version !== "2016-11-15") {
+      throw new Ec2Error(
+        version ? "NoSuchVersion" : "MissingParameter",
+        `An API version of 2016-11-15 is required, got ${version ?? "none"}.`,
+      );
+    }
+    if (world.market.takeThrottle(action)) {
+      world.events.add("throttled", { action });
+      throw new Ec2Error("RequestLimitExceeded", "Request limit exceeded.", 503);
+    }
+    const [, , , , inputSchema, outputSchema] = operation.schema;
+    const input = decodeEc2Query(inputSchema, params);
+    if (input.DryRun === true) {
+      throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
+    }
+    const output = await operation.run(world, input);
+    return { status: 200, body: ec2ResponseXml(action, outputSchema, output, requestId) };
+  } catch (err) {
+    if (err instanceof Ec2Error) return { status: err.status, body: ec2ErrorXml(err.code, err.message, requestId) };
+    world.events.add("internal-error", { action, error: String(err) });
+    return { status: 500, body: ec2ErrorXml("InternalError", `${action}: ${(err as Error).message}`, requestId) };
+  }
+}

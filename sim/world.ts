@@ -1,0 +1,80 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { defaultGeography, type Geography } from "./catalogue.ts";
+import { Chaos } from "./chaos.ts";
+import { MetricStore } from "./cloudwatch.ts";
+import { EventLog } from "./events.ts";
+import { Instances } from "./instances.ts";
+import { MarketState } from "./market.ts";
+import { LaunchTemplates } from "./templates.ts";
+import { Timers } from "./timers.ts";
+
+/** Everything that can be tuned when a sim starts. Durations are sim seconds, multiplied by `timeScale`. */
+export interface SimSettings {
+  stateDir: string;
+  region: string;
+  /** 1 = real time; 0.01 makes a 120 s notice last 1.2 s. */
+  timeScale: number;
+  bootDelaySec: number;
+  shutdownDelaySec: number;
+  killGraceSec: number;
+  noticeSec: number;
+  terminatedRetentionSec: number;
+  hazardTickSec: number;
+  /** The tag whose value names an instance's pool, for `sim hazard POOL`. */
+  poolTag: string;
+  geography?: Geography;
+  instanceEnv: Record<string, string>;
+  clock: Clock;
+}
+
+export const DEFAULT_SETTINGS: Omit<SimSettings, "stateDir"> = {
+  region: "us-east-1",
+  timeScale: 1,
+  bootDelaySec: 5,
+  shutdownDelaySec: 3,
+  killGraceSec: 30,
+  noticeSec: 120,
+  terminatedRetentionSec: 3600,
+  hazardTickSec: 30,
+  poolTag: "spotferry:pool",
+  instanceEnv: {},
+  clock: systemClock,
+};
+
+/** The whole simulated region: one object the protocol front ends (EC2, CloudWatch, control API) share. */
+export class World {
+  readonly settings: SimSettings;
+  readonly geo: Geography;
+  readonly timers: Timers;
+  readonly events: EventLog;
+  readonly market: MarketState;
+  readonly instances: Instances;
+  readonly templates: LaunchTemplates;
+  readonly metrics: MetricStore;
+  readonly chaos: Chaos;
+  url = "";
+
+  constructor(settings: SimSettings) {
+    this.settings = settings;
+    mkdirSync(join(settings.stateDir, "instances"), { recursive: true });
+    this.geo = settings.geography ?? defaultGeography(settings.region);
+    this.timers = new Timers(settings.clock, settings.timeScale);
+    this.events = new EventLog(settings.clock, join(settings.stateDir, "events.jsonl"));
+    this.market = new MarketState(this.geo, settings.clock);
+    this.instances = new Instances({ ...settings, simUrl: () => this.url }, this.timers, this.events);
+    this.templates = new LaunchTemplates(settings.clock);
+    this.metrics = new MetricStore();
+    this.chaos = new Chaos(this);
+  }
+
+  get clock(): Clock {
+    return this.settings.clock;
+  }
+
+  async stop(graceMs = 2000): Promise<void> {
+    this.timers.stop();
+    await this.instances.stopAll(graceMs);
+  }
+}
