@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ExitCode } from "../../lib/errors.ts";
 import { registerConfigCommands } from "./config-commands.ts";
 import { registerDemoCommands } from "./demo-commands.ts";
+import { registerExportCommands } from "./export-commands.ts";
 import { registerLocalCommands } from "./local-commands.ts";
 import { registerSimCommands } from "./sim-commands.ts";
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   registerConfigCommands(program);
+  registerExportCommands(program);
   registerLocalCommands(program);
   registerDemoCommands(program);
   registerSimCommands(program);

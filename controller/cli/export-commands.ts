@@ -1,0 +1,210 @@
+import Table from "cli-table3";
+import type { Command } from "commander";
+import { loadConfigFile } from "../../config/load.ts";
+import type { ExportRecord, PartitionRecord, PartitionState, SourceKey } from "../../config/records.ts";
+import { dynamoClient } from "../../lib/aws.ts";
+import { systemClock } from "../../lib/clock.ts";
+import { ExitCode, UserError } from "../../lib/errors.ts";
+import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
+import { openSource } from "../planner/source.ts";
+import { DynamoJobStore } from "../store/dynamo-job-store.ts";
+import { ensureStateTable } from "../store/dynamo-table.ts";
+import type { ExportProgress } from "../store/job-store.ts";
+import { printJson, runCommand } from "./run.ts";
+
+const STATES: PartitionState[] = ["LEASED", "PENDING", "QUARANTINED", "DONE"];
+const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
+const n = (x: number) => x.toLocaleString("en-US");
+
+function openStore(tableName: string) {
+  const client = dynamoClient();
+  return { client, store: new DynamoJobStore({ client, tableName, clock: systemClock }) };
+}
+
+/** `[1]` -> `1`; composite keys in parentheses; open ends named. */
+export function formatKey(key: SourceKey | null, open: string): string {
+  if (key === null) return open;
+  const text = key.map((v) => (v.length > 28 ? `${v.slice(0, 25)}...` : v)).join(", ");
+  return key.length === 1 ? text : `(${text})`;
+}
+
+function ago(iso: string | null, now: number): string {
+  if (!iso) return "";
+  const s = Math.round((Date.parse(iso) - now) / 1000);
+  return s >= 0 ? `in ${s}s` : `${-s}s ago`;
+}
+
+export function registerExportCommands(program: Command): void {
+  const exp = program.command("export").description("plan exports and inspect their partitions");
+
+  exp
+    .command("plan")
+    .description("plan an export from a spec: cut the table into partitions through its index and record them")
+    .requiredOption("--config <file>", "export spec (YAML or JSON, kind: Export)")
+    .option("--id <id>", "export id (default: the spec's name and a digest of the spec, so re-planning finds it)")
+    .option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)")
+    .option("--json", "print the export record and plan figures as JSON")
+    .action((opts: { config: string; id?: string; stateTable?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const spec = await loadConfigFile(opts.config, "Export");
+        const exportId = opts.id ?? exportIdFor(spec);
+        const tableName = opts.stateTable ?? defaultTable();
+        const { client, store } = openStore(tableName);
+        try {
+          await ensureStateTable(client, tableName);
+          const existing = await store.getExport(exportId);
+          if (existing && existing.state !== "PLANNING") return report(existing, false, null, opts.json);
+          const conn = await openSource(spec.source);
+          let plan: Awaited<ReturnType<typeof planExport>>;
+          try {
+            plan = await planExport(spec, {
+              conn,
+              clock: systemClock,
+              onProgress: (b) => {
+                if (!opts.json && process.stderr.isTTY) process.stderr.write(`\r${b} boundaries found`);
+              },
+            });
+            if (!opts.json && process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+          } finally {
+            await conn.end().catch(() => {});
+          }
+          const result = await store.createExport(toNewExport(exportId, spec, plan));
+          return report(result.export, result.created, plan, opts.json, result.planDiffers);
+        } finally {
+          client.destroy();
+        }
+      }),
+    );
+
+  exp
+    .command("show")
+    .description("show an export and its partitions by state")
+    .argument("<id>", "export id (as printed by `export plan`)")
+    .option("--state <state>", `only partitions in this state (${STATES.join("|")})`)
+    .option("--limit <n>", "partition rows to print (tables only)", "50")
+    .option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)")
+    .option("--json", "print export, progress and partitions as JSON")
+    .action((id: string, opts: { state?: string; limit: string; stateTable?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const state = opts.state?.toUpperCase() as PartitionState | undefined;
+        if (state && !STATES.includes(state)) {
+          throw new UserError(`--state: expected one of ${STATES.join("|")}, got "${opts.state}"`, { exitCode: ExitCode.usage });
+        }
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 0)
+          throw new UserError(`--limit: expected a whole number, got "${opts.limit}"`, { exitCode: ExitCode.usage });
+        const { client, store } = openStore(opts.stateTable ?? defaultTable());
+        try {
+          const record = await store.getExport(id).catch((cause) => {
+            if ((cause as Error).cause instanceof Error && ((cause as Error).cause as Error).name === "ResourceNotFoundException") {
+              throw new UserError(`state table ${opts.stateTable ?? defaultTable()} does not exist (plan an export first)`);
+            }
+            throw cause;
+          });
+          if (!record) throw new UserError(`export ${id} not found`);
+          const [progress, partitions] = await Promise.all([store.progress(id), allPartitions(store, id, state)]);
+          if (opts.json) return printJson({ export: record, progress, partitions });
+          printShow(record, progress, partitions, limit);
+        } finally {
+          client.destroy();
+        }
+      }),
+    );
+}
+
+async function allPartitions(store: DynamoJobStore, id: string, state?: PartitionState): Promise<PartitionRecord[]> {
+  const out: PartitionRecord[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const page = await store.listPartitions(id, { state, after, limit: 1000 });
+    out.push(...page.items);
+    if (page.next === null) return out;
+    after = page.next;
+  }
+}
+
+function report(
+  record: ExportRecord,
+  created: boolean,
+  plan: Awaited<ReturnType<typeof planExport>> | null,
+  json?: boolean,
+  planDiffers = false,
+): void {
+  if (json) {
+    const figures = plan && { rows: plan.rows, step: plan.step, dives: plan.dives, elapsedMs: plan.elapsedMs };
+    printJson({
+      exportId: record.exportId,
+      created,
+      planDiffers,
+      partitionCount: record.partitionCount,
+      plan: figures,
+      export: record,
+    });
+    return;
+  }
+  const out = process.stdout;
+  if (created) out.write(`export ${record.exportId}: created with ${n(record.partitionCount)} partitions\n`);
+  else
+    out.write(
+      `export ${record.exportId}: already exists (${record.state}, ${n(record.partitionCount)} partitions); nothing was duplicated\n`,
+    );
+  if (planDiffers) out.write("  note: the source changed since it was planned; the existing plan is kept\n");
+  const key = record.keyColumns.map((k) => `${k.name} ${k.sqlType}`).join(", ");
+  out.write(`  key:            ${record.keyIndex} (${key})\n`);
+  out.write(`  rows:           ${n(record.estimatedRows)} at plan time\n`);
+  out.write(`  high watermark: ${formatKey(record.highWatermark, "none (empty table)")}\n`);
+  if (plan) out.write(`  planned in ${(plan.elapsedMs / 1000).toFixed(1)} s with ${n(plan.dives)} index dives\n`);
+}
+
+function printShow(record: ExportRecord, progress: ExportProgress, partitions: PartitionRecord[], limit: number): void {
+  const out = process.stdout;
+  const src = record.spec.source;
+  const dst = record.spec.destination;
+  out.write(`export ${record.exportId}  ${record.state}\n`);
+  out.write(`  ${src.database}.${src.table} -> s3://${dst.bucket}/${dst.prefix} (${dst.format}), pool ${record.spec.pool}\n`);
+  out.write(
+    `  key ${record.keyIndex} (${record.keyColumns.map((k) => k.name).join(", ")}), high watermark ${formatKey(record.highWatermark, "none")}\n`,
+  );
+  const t = progress.total;
+  const pct = t.estimatedRows > 0 ? ` (${((100 * t.rows) / t.estimatedRows).toFixed(1)}%)` : "";
+  out.write(`  ${n(t.rows)} of ${n(t.estimatedRows)} rows exported${pct}, ${n(t.chunks)} chunks\n\n`);
+
+  const summary = new Table({ head: ["state", "partitions", "rows", "est. rows", "chunks"], style: { head: [], border: [] } });
+  for (const s of STATES) {
+    const b = progress.byState[s];
+    summary.push([s, n(b.partitions), n(b.rows), n(b.estimatedRows), n(b.chunks)]);
+  }
+  out.write(`${summary.toString()}\n`);
+  const owners = Object.entries(progress.owners);
+  if (owners.length > 0) out.write(`  leased by: ${owners.map(([o, c]) => `${o} (${c})`).join(", ")}\n`);
+
+  const ordered = STATES.flatMap((s) => partitions.filter((p) => p.state === s));
+  if (ordered.length === 0 || limit === 0) return;
+  const now = Date.now();
+  const table = new Table({
+    head: ["#", "state", "owner", "epoch", "lease", "lo", "hi", "cursor", "rows", "chunks", "tries", "last error"],
+    style: { head: [], border: [] },
+  });
+  for (const p of ordered.slice(0, limit)) {
+    table.push([
+      p.partition,
+      p.state,
+      p.owner ?? "",
+      p.epoch,
+      p.state === "LEASED"
+        ? ago(p.leaseExpiresAt, now)
+        : p.state === "PENDING" && p.notBefore && Date.parse(p.notBefore) > now
+          ? `retry ${ago(p.notBefore, now)}`
+          : "",
+      formatKey(p.lo, "start"),
+      formatKey(p.hi, "end"),
+      formatKey(p.cursor, ""),
+      n(p.rows),
+      p.chunks,
+      p.attempts,
+      (p.lastError ?? "").slice(0, 40),
+    ]);
+  }
+  out.write(`\n${table.toString()}\n`);
+  if (ordered.length > limit) out.write(`  ... ${ordered.length - limit} more partitions (use --state, --limit or --json)\n`);
+}

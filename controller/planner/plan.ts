@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import type { Connection } from "mysql2/promise";
+import type { ExportSpec } from "../../config/export-spec.ts";
+import type { KeyColumn, SourceKey } from "../../config/records.ts";
+import type { Clock } from "../../lib/clock.ts";
+import type { NewExport, PlannedPartition } from "../store/job-store.ts";
+import { walkBoundaries } from "./boundaries.ts";
+import { chooseKey } from "./key-discovery.ts";
+import { column, describeTable, filterSql } from "./schema.ts";
+
+export interface ExportPlan {
+  keyColumns: KeyColumn[];
+  keyIndex: string;
+  lowKey: SourceKey | null;
+  highWatermark: SourceKey | null;
+  partitions: PlannedPartition[];
+  /** Rows in the key space (within the filter), counted while cutting. */
+  rows: number;
+  /** Rows per partition the walk settled on (targetRows, raised to respect maxPartitions). */
+  step: number;
+  dives: number;
+  elapsedMs: number;
+}
+
+export interface PlannerDeps {
+  conn: Connection;
+  clock: Clock;
+  onProgress?: (boundaries: number, step: number) => void;
+}
+
+/**
+ * Plans an export: validates every identifier of the spec against information_schema, chooses the key, and cuts
+ * the key space into partitions of about partitioning.targetRows rows through the key's index (boundaries.ts).
+ */
+export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<ExportPlan> {
+  const started = deps.clock.now();
+  const { database, table } = spec.source;
+  const what = `planning ${database}.${table}`;
+  const info = await describeTable(deps.conn, database, table).catch((cause) => {
+    throw cause instanceof Error && cause.name === "UserError" ? cause : new Error(`${what}: reading information_schema`, { cause });
+  });
+  for (const [i, c] of (spec.source.columns ?? []).entries()) column(info, c, `source.columns[${i}]`);
+  const filter = filterSql(info, spec.source.filter);
+  const key = chooseKey(info, spec.source.partitionKey);
+  const { targetRows, maxPartitions } = spec.partitioning;
+  // Start from the step the estimate asks for; the walk doubles it again if the estimate was low.
+  const step = Math.max(targetRows, Math.ceil(info.estimatedRows / maxPartitions));
+  let walk: Awaited<ReturnType<typeof walkBoundaries>>;
+  try {
+    walk = await walkBoundaries(
+      deps.conn,
+      { database: info.database, table: info.table, index: key.index, columns: key.columns, filter },
+      { step, maxPartitions, onProgress: deps.onProgress },
+    );
+  } catch (cause) {
+    throw new Error(`${what}: finding partition boundaries on index ${key.index}`, { cause });
+  }
+  const n = walk.rows.length;
+  const partitions: PlannedPartition[] =
+    walk.highWatermark === null
+      ? []
+      : walk.rows.map((rows, i) => ({
+          lo: i === 0 ? null : (walk.bounds[i - 1] as SourceKey),
+          hi: i === n - 1 ? null : (walk.bounds[i] as SourceKey),
+          estimatedRows: rows,
+        }));
+  return {
+    keyColumns: key.columns,
+    keyIndex: key.index,
+    lowKey: walk.lowKey,
+    highWatermark: walk.highWatermark,
+    partitions,
+    rows: walk.rows.reduce((a, b) => a + b, 0),
+    step: walk.rows.length > 1 ? (walk.rows[0] as number) : step,
+    dives: walk.dives,
+    elapsedMs: deps.clock.now() - started,
+  };
+}
+
+/**
+ * The export id of a spec: its name and a digest of the validated spec (whose field order the schema fixes), so
+ * planning the same spec again finds the same export instead of starting a second one.
+ */
+export function exportIdFor(spec: ExportSpec): string {
+  return `${spec.name}-${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 8)}`;
+}
+
+export function toNewExport(exportId: string, spec: ExportSpec, plan: ExportPlan): NewExport {
+  return {
+    exportId,
+    spec,
+    keyColumns: plan.keyColumns,
+    keyIndex: plan.keyIndex,
+    lowKey: plan.lowKey,
+    highWatermark: plan.highWatermark,
+    partitions: plan.partitions,
+  };
+}
