@@ -141,12 +141,40 @@ export type PartitionState = z.infer<typeof partitionState>;
 export type ExportState = z.infer<typeof exportState>;
 export type EventRecord = z.infer<typeof eventRecord>;
 
+/** The launch template version the controller rendered for a pool, and when it must be rendered again. */
+export const poolTemplate = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  generation: z.number().int(),
+  /** Digest of the spec fields the template is built from: a changed spec renders a new version. */
+  specDigest: z.string(),
+  renderedAt: z.string(),
+  /** Re-render from this time on (half the presigned bundle URL's lifetime), so booting nodes never get a dead URL. */
+  refreshAt: z.string(),
+});
+export type PoolTemplate = z.infer<typeof poolTemplate>;
+
 export const poolRecord = z.object({
   pool: z.string(),
   spec: poolSpec,
   generation: z.number().int(),
   desiredSize: z.number().int(),
   updatedAt: z.string(),
+  /** Optimistic-concurrency counter: every controller write to the pool item is conditional on it. */
+  version: z.number().int().default(0),
+  /** Capacity shortages seen per "market|type|zone", each remembered until the ISO time it maps to. */
+  capacityErrors: z.record(z.string(), z.string()).default({}),
+  /** Since when spot capacity could not be had (for onDemandFallbackAfter); null while spot launches succeed. */
+  spotShortSince: z.string().nullable().default(null),
+  template: poolTemplate.nullable().default(null),
+  /** When `spotferry rotate` last bumped the generation. */
+  rotateRequestedAt: z.string().nullable().default(null),
+  /** Running totals for metrics and the CLI. */
+  interruptions: z.number().int().default(0),
+  replacements: z.number().int().default(0),
+  /** Nodes lost (interrupted, boot timeout, retired) whose replacement has not been launched yet. */
+  owedReplacements: z.number().int().default(0),
 });
 export type PoolRecord = z.infer<typeof poolRecord>;
 
@@ -166,5 +194,15 @@ export const nodeRecord = z.object({
   hostKeyFingerprint: z.string().nullable(),
   terminatedAt: z.string().nullable(),
   reason: z.string().nullable(),
+  /** Export the node was launched for (also its spotferry:export tag); cost is attributed to it. */
+  exportId: z.string().nullable().default(null),
+  /** When the cloud first reported the instance running. */
+  readyAt: z.string().nullable().default(null),
+  /** Set when rotation picked the node for replacement; it keeps working until its replacement is up. */
+  retiringAt: z.string().nullable().default(null),
+  /** When draining began (the instance was asked to terminate, which SIGTERMs the agent). */
+  drainingAt: z.string().nullable().default(null),
+  /** Optimistic-concurrency counter for node writes. */
+  version: z.number().int().default(0),
 });
 export type NodeRecord = z.infer<typeof nodeRecord>;

@@ -15,7 +15,10 @@ export const controllerSettings = z
     /** Added to a lease's expiry before it is reaped, for clocks that disagree. */
     clockSkewMargin: durationSeconds.default(10),
     capacityErrorMemory: durationSeconds.default(600),
+    /** A READY node that holds no live lease this long while claimable work waits is presumed dead and replaced. */
     heartbeatTimeout: durationSeconds.default(90),
+    /** Tagged instances with no node record are terminated once this old (a launch whose record was never written). */
+    orphanGrace: durationSeconds.default(120),
     metricsNamespace: z.string().default("spotferry"),
     http: z
       .string()

@@ -30,6 +30,7 @@ export function summary(w: World) {
     stateReason: i.stateReason?.code,
     noticeTime: i.noticeTime ? new Date(i.noticeTime).toISOString() : undefined,
     tags: Object.fromEntries(i.tagMap),
+    ssh: i.sshd ? { host: i.sshd.host, port: i.sshd.port, username: i.sshd.username, identityFile: i.sshd.identityFile } : undefined,
   }));
 }
 

@@ -1,3 +1,5 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
 import {
   type _InstanceType,
   CreateTags$,
@@ -7,6 +9,9 @@ import {
   DescribeInstances$,
   type DescribeInstancesRequest,
   type DescribeInstancesResult,
+  GetConsoleOutput$,
+  type GetConsoleOutputRequest,
+  type GetConsoleOutputResult,
   type Instance,
   type InstanceStateName,
   type Reservation,
@@ -136,7 +141,37 @@ function changeTags(w: World, resources: string[] | undefined, apply: (tags: Map
   return {};
 }
 
+/** EC2 keeps the most recent 64 KiB of an instance's serial console; the sim's console is the user-data's output. */
+const CONSOLE_BYTES = 64 * 1024;
+
+function consoleTail(file: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, CONSOLE_BYTES);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function getConsoleOutput(w: World, input: GetConsoleOutputRequest): GetConsoleOutputResult {
+  if (!input.InstanceId) throw missing("InstanceId");
+  const [inst] = findInstances(w, [input.InstanceId]);
+  const tail = inst ? consoleTail(join(inst.dir, "console.log")) : undefined;
+  // No output yet is not an error on EC2: the Output element is just absent.
+  return { InstanceId: input.InstanceId, Timestamp: new Date(w.clock.now()), Output: tail?.length ? tail.toString("base64") : undefined };
+}
+
 export const instanceOperations: Record<string, Ec2Operation> = {
+  GetConsoleOutput: op<GetConsoleOutputRequest, GetConsoleOutputResult>(GetConsoleOutput$, getConsoleOutput),
   DescribeInstances: op<DescribeInstancesRequest, DescribeInstancesResult>(DescribeInstances$, describeInstances),
   TerminateInstances: op<TerminateInstancesRequest, TerminateInstancesResult>(TerminateInstances$, terminateInstances),
   CreateTags: op<CreateTagsRequest, object>(CreateTags$, (w, input) => {

@@ -4,6 +4,7 @@ import type { EventLog } from "./events.ts";
 import { type ImdsServer, startImds } from "./imds.ts";
 import type { Market } from "./market.ts";
 import { type InstanceProcess, passthroughEnv, startUserData } from "./processes.ts";
+import { type SimSshd, sshAvailable, startSshd } from "./ssh.ts";
 import type { Timers } from "./timers.ts";
 
 /**
@@ -56,6 +57,8 @@ export interface SimInstance extends LaunchSpec {
   imds?: ImdsServer;
   imdsReady: Promise<void>;
   proc?: InstanceProcess;
+  /** The node's sshd (sim/ssh.ts), while it runs. */
+  sshd?: SimSshd;
 }
 
 export interface InstanceSettings {
@@ -69,6 +72,8 @@ export interface InstanceSettings {
   instanceEnv: Record<string, string>;
   /** The sim's own URL, for the instances' AWS_ENDPOINT_URL_EC2 / _MONITORING. */
   simUrl: () => string;
+  /** An sshd per running instance (sim/ssh.ts); default: when /usr/sbin/sshd is installed. */
+  ssh?: boolean;
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
@@ -78,6 +83,8 @@ const gmt = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace("
 export class Instances {
   private readonly all = new Map<string, SimInstance>();
   private seq = 0;
+  /** Set by stopAll: an sshd still starting when the sim stops must not outlive it. */
+  private stopping = false;
 
   constructor(
     private readonly settings: InstanceSettings,
@@ -140,6 +147,17 @@ export class Instances {
       this.events.add("user-data-skipped", { instanceId: inst.id, why: "cloud-config is not run by the sim" });
       return;
     }
+    // sshd first, as on EC2, so the user-data can print its host key fingerprint to the console.
+    if (this.settings.ssh ?? sshAvailable()) {
+      try {
+        const sshd = await startSshd({ instanceId: inst.id, dir: inst.dir, stateDir: this.settings.stateDir });
+        if (inst.state !== "running" || this.stopping) return sshd.stop();
+        // No event for this: the event log is the chaos ledger tests assert on; the summary shows the sshd.
+        inst.sshd = sshd;
+      } catch (err) {
+        this.events.add("sshd-failed", { instanceId: inst.id, error: String(err) });
+      }
+    }
     const simUrl = this.settings.simUrl();
     inst.proc = startUserData({
       dir: inst.dir,
@@ -152,6 +170,9 @@ export class Instances {
         AWS_ENDPOINT_URL_CLOUDWATCH: simUrl,
         AWS_EC2_METADATA_SERVICE_ENDPOINT: inst.imds.url,
         AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: "IPv4",
+        // Tells bootstrap/user-data.ts it runs as a process-level node: files here, no systemd, no installs.
+        SPOTFERRY_NODE_DIR: inst.dir,
+        ...(inst.sshd ? { SPOTFERRY_SSH_HOST_KEY: inst.sshd.hostKeyFile } : {}),
         ...this.settings.instanceEnv,
       },
       onExit: (code) => this.events.add("user-data-exited", { instanceId: inst.id, code }),
@@ -206,6 +227,8 @@ export class Instances {
     if (inst.state === "terminated") return;
     // Whatever the user-data left behind in its group dies with the instance.
     inst.proc?.signal("SIGKILL");
+    inst.sshd?.stop();
+    inst.sshd = undefined;
     inst.state = "terminated";
     inst.terminatedAt = this.now;
     inst.noticeTime = undefined;
@@ -240,11 +263,13 @@ export class Instances {
 
   /** Stops every process and metadata endpoint at once (sim shutdown): SIGTERM, then SIGKILL after `graceMs`. */
   async stopAll(graceMs: number): Promise<void> {
+    this.stopping = true;
     const procs = [...this.all.values()].flatMap((i) => (i.proc ? [i.proc] : []));
     for (const p of procs) p.signal("SIGTERM");
     const exited = Promise.all(procs.map((p) => p.exited));
     await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
     for (const p of procs) p.signal("SIGKILL");
+    for (const i of this.all.values()) i.sshd?.stop();
     await Promise.all([...this.all.values()].map((i) => i.imdsReady.then(() => i.imds?.close())));
   }
 }

@@ -26,6 +26,8 @@ export interface SimSettings {
   poolTag: string;
   geography?: Geography;
   instanceEnv: Record<string, string>;
+  /** An sshd per running instance (sim/ssh.ts); default: when /usr/sbin/sshd is installed. */
+  ssh?: boolean;
   clock: Clock;
 }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { CreateFleetCommand, CreateLaunchTemplateCommand, DescribeInstancesCommand } from "@aws-sdk/client-ec2";
-import { ec2Client } from "../lib/aws.ts";
+import { ec2Client } from "../lib/aws/ec2.ts";
 import { simDown } from "../sim/daemon.ts";
 import { b64, waitFor } from "./helpers/sim.ts";
 

@@ -85,7 +85,8 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
   const { terminateAt } = (await interrupted.json()) as { terminateAt: string };
   assert.ok(Date.parse(terminateAt) > Date.now(), "the notice announces a future termination (120 s x 0.01)");
 
-  await waitFor("the node to see the notice", () => existsSync(join(dir, "notice.json")));
+  // Non-empty: the shell creates notice.json (the redirect) before curl has written the notice into it.
+  await waitFor("the node to see the notice", () => existsSync(join(dir, "notice.json")) && statSync(join(dir, "notice.json")).size > 0);
   const notice = JSON.parse(readFileSync(join(dir, "notice.json"), "utf8")) as { action: string; time: string };
   assert.equal(notice.action, "terminate");
   assert.equal(Date.parse(notice.time), Math.floor(Date.parse(terminateAt) / 1000) * 1000);

@@ -2,7 +2,7 @@ import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
 import type { ExportRecord, PartitionRecord, PartitionState, SourceKey } from "../../config/records.ts";
-import { dynamoClient } from "../../lib/aws.ts";
+import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";

@@ -1,8 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../../lib/errors.ts";
+import { registerAgentCommands } from "./agent-commands.ts";
 import { registerConfigCommands } from "./config-commands.ts";
+import { registerControllerCommands } from "./controller-commands.ts";
 import { registerDemoCommands } from "./demo-commands.ts";
 import { registerExportCommands } from "./export-commands.ts";
+import { registerExportRunCommands } from "./export-run-commands.ts";
 import { registerLocalCommands } from "./local-commands.ts";
 import { registerSimCommands } from "./sim-commands.ts";
 
@@ -13,10 +16,13 @@ export function buildProgram(): Command {
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   registerConfigCommands(program);
+  registerAgentCommands(program);
   registerExportCommands(program);
+  registerExportRunCommands(program);
   registerLocalCommands(program);
   registerDemoCommands(program);
   registerSimCommands(program);
+  registerControllerCommands(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSimState, simDown, simUp } from "../daemon.ts";
+import { SIM_REQUIREMENTS } from "../ssh.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { dynamodbService } from "./dynamodb.ts";
 import { mariadbService } from "./mariadb.ts";
@@ -76,10 +77,8 @@ export interface UpResult {
 }
 
 export async function stackUp(ctx: StackContext): Promise<UpResult> {
-  ensurePackages(
-    SERVICES.flatMap((s) => s.requirements),
-    ctx.log,
-  );
+  // The sim's nodes get an sshd each (sim/ssh.ts): fresh machines install openssh-server here with the rest.
+  ensurePackages([...SERVICES.flatMap((s) => s.requirements), ...SIM_REQUIREMENTS], ctx.log);
   const state = readState(ctx.home);
   const started: string[] = [];
   const reused: string[] = [];

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
-import { s3Client } from "../../lib/aws.ts";
+import { s3Client } from "../../lib/aws/s3.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { freePort, isAlive, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, StackContext } from "./service.ts";

@@ -1,0 +1,430 @@
+/**
+ * Column buffers filled straight from the driver's row arrays, one builder per column, reused from row group to row
+ * group. Appends run column by column over a batch of rows (one tight loop per column), and every builder stores its
+ * non-null values already in Parquet PLAIN layout (little-endian INT32/INT64/FLOAT/DOUBLE, big-endian decimal
+ * FIXED_LEN_BYTE_ARRAY, `len32 + bytes` BYTE_ARRAY), or as dictionary indices, so a page is a memcpy away. Nullable
+ * columns also keep a validity bitmap, which is byte for byte the bit-packed run of their definition levels.
+ */
+import type { ColumnSpec } from "./column-spec.ts";
+import { bitPackedRun } from "./rle-hybrid.ts";
+import { bitValue, parseDateDays, putDateTimeMicros, putDecimal, putInt64, putSafeInt64, ZERO_DATE } from "./values.ts";
+
+export type Row = readonly unknown[];
+
+/** Per-column counters reported with the encoder stats. */
+export interface ColumnCounters {
+  nulls: number;
+  zeroDates: number;
+}
+
+export abstract class ColumnBuilder {
+  readonly spec: ColumnSpec;
+  readonly index: number;
+  /** Rows in the current row group, and how many of them are NULL. */
+  length = 0;
+  nullCount = 0;
+  readonly counters: ColumnCounters = { nulls: 0, zeroDates: 0 };
+  /** Bit i set = row i is not NULL (nullable columns only). */
+  readonly validity: Uint8Array;
+
+  constructor(spec: ColumnSpec, index: number, capacity: number) {
+    this.spec = spec;
+    this.index = index;
+    this.validity = new Uint8Array(spec.nullable ? Math.ceil(capacity / 8) : 0);
+  }
+
+  /** Appends rows[from..to) of this builder's column. The caller guarantees (to - from) <= capacity - length. */
+  append(rows: readonly Row[], from: number, to: number): void {
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const v = (rows[r] as Row)[j];
+      if (v !== null && v !== undefined && this.put(v)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected addNull(): void {
+    if (!this.spec.nullable) throw new Error("NULL in a NOT NULL column");
+    this.nullCount++;
+    this.counters.nulls++;
+  }
+
+  /** Stores a non-null value; returns false to store NULL instead (zero dates). */
+  protected abstract put(v: unknown): boolean;
+
+  /** PLAIN bytes of the non-null values (or, for dictionary columns, the RLE_DICTIONARY index data). */
+  abstract values(): Uint8Array;
+
+  /** Bytes held (for the row group size limit). */
+  abstract byteSize(): number;
+
+  reset(): void {
+    this.length = 0;
+    this.nullCount = 0;
+    this.validity.fill(0);
+  }
+}
+
+/** INT32-stored kinds (8..32-bit integers, YEAR, DATE, BIT(n <= 32), DECIMAL(p <= 9)), FLOAT and DOUBLE. */
+export class NumberBuilder extends ColumnBuilder {
+  private readonly vals: Int32Array | Float32Array | Float64Array;
+  private n = 0;
+  private readonly convert: ((v: unknown) => number | null) | null;
+
+  constructor(spec: ColumnSpec, index: number, capacity: number) {
+    super(spec, index, capacity);
+    const k = spec.kind;
+    this.vals = k === "float" ? new Float32Array(capacity) : k === "double" ? new Float64Array(capacity) : new Int32Array(capacity);
+    const scratch = new Int32Array(2);
+    this.convert =
+      k === "date"
+        ? (v) => {
+            const d = parseDateDays(typeof v === "string" ? v : String(v));
+            if (d !== ZERO_DATE) return d;
+            this.counters.zeroDates++;
+            return null;
+          }
+        : k === "bit"
+          ? (v) => Number(bitValue(v))
+          : k === "decimal"
+            ? (v) => {
+                putDecimal(scratch, 0, v, spec.scale, 2);
+                return scratch[0] as number;
+              }
+            : null;
+  }
+
+  // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
+  override append(rows: readonly Row[], from: number, to: number): void {
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const v = (rows[r] as Row)[j];
+      if (v !== null && v !== undefined && this.put(v)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected put(v: unknown): boolean {
+    if (this.convert === null) {
+      this.vals[this.n++] = typeof v === "number" ? v : Number(v);
+      return true;
+    }
+    const x = this.convert(v);
+    if (x === null) return false;
+    this.vals[this.n++] = x;
+    return true;
+  }
+
+  values(): Uint8Array {
+    return new Uint8Array(this.vals.buffer, 0, this.n * this.vals.BYTES_PER_ELEMENT);
+  }
+
+  byteSize(): number {
+    return this.n * this.vals.BYTES_PER_ELEMENT;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.n = 0;
+  }
+}
+
+/** INT64-stored kinds as pairs of 32-bit words: BIGINT, DATETIME/TIMESTAMP micros, BIT(n > 32), DECIMAL(p <= 18). */
+export class Int64Builder extends ColumnBuilder {
+  private readonly words: Int32Array;
+  private k = 0;
+  private readonly unsigned: boolean;
+
+  constructor(spec: ColumnSpec, index: number, capacity: number) {
+    super(spec, index, capacity);
+    this.words = new Int32Array(capacity * 2);
+    this.unsigned = spec.kind === "uint64";
+  }
+
+  // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
+  override append(rows: readonly Row[], from: number, to: number): void {
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const v = (rows[r] as Row)[j];
+      if (v !== null && v !== undefined && this.put(v)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected put(v: unknown): boolean {
+    const w = this.words;
+    const k = this.k;
+    switch (this.spec.kind) {
+      case "int64":
+      case "uint64":
+        // Fast path: mysql2 delivers safe integers as numbers.
+        if (typeof v === "number" && Number.isSafeInteger(v) && (v >= 0 || !this.unsigned)) putSafeInt64(w, k, v);
+        else putInt64(w, k, v, this.unsigned);
+        break;
+      case "decimal":
+        putDecimal(w, k, v, this.spec.scale, 2);
+        break;
+      case "bit": {
+        const b = bitValue(v);
+        if (typeof b === "number") putSafeInt64(w, k, b);
+        else putInt64(w, k, b, true);
+        break;
+      }
+      default:
+        if (!putDateTimeMicros(w, k, typeof v === "string" ? v : String(v))) {
+          this.counters.zeroDates++;
+          return false;
+        }
+    }
+    this.k = k + 2;
+    return true;
+  }
+
+  values(): Uint8Array {
+    return new Uint8Array(this.words.buffer, 0, this.k * 4);
+  }
+
+  byteSize(): number {
+    return this.k * 4;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.k = 0;
+  }
+}
+
+/** DECIMAL(p > 18): big-endian two's complement in FIXED_LEN_BYTE_ARRAY(width). */
+export class FixedBuilder extends ColumnBuilder {
+  private readonly data: Uint8Array;
+  private pos = 0;
+  private readonly scratch: Int32Array;
+  private readonly le: Uint8Array;
+
+  constructor(
+    spec: ColumnSpec,
+    index: number,
+    capacity: number,
+    private readonly width: number,
+  ) {
+    super(spec, index, capacity);
+    this.data = new Uint8Array(capacity * width);
+    this.scratch = new Int32Array(spec.precision <= 38 ? 4 : 8);
+    this.le = new Uint8Array(this.scratch.buffer);
+  }
+
+  protected put(v: unknown): boolean {
+    putDecimal(this.scratch, 0, v, this.spec.scale, this.scratch.length);
+    const w = this.width;
+    for (let t = 0; t < w; t++) this.data[this.pos + t] = this.le[w - 1 - t] as number;
+    this.pos += w;
+    return true;
+  }
+
+  values(): Uint8Array {
+    return this.data.subarray(0, this.pos);
+  }
+
+  byteSize(): number {
+    return this.pos;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.pos = 0;
+  }
+}
+
+/** UTF-8 text (VARCHAR/TEXT/JSON/TIME) and bytes (BINARY/VARBINARY/BLOB), PLAIN: a 4-byte length, then the bytes. */
+export class BytesBuilder extends ColumnBuilder {
+  private data: Buffer;
+  private pos = 0;
+
+  constructor(spec: ColumnSpec, index: number, capacity: number) {
+    super(spec, index, capacity);
+    this.data = Buffer.allocUnsafe(Math.max(1024, capacity * 24));
+  }
+
+  private ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.data.length) return;
+    if (need > 0x7fffffff) throw new Error("more than 2 GiB of data in one row group");
+    const next = Buffer.allocUnsafe(Math.min(0x7fffffff, Math.max(need, this.data.length * 2)));
+    this.data.copy(next, 0, 0, this.pos);
+    this.data = next;
+  }
+
+  // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
+  override append(rows: readonly Row[], from: number, to: number): void {
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const v = (rows[r] as Row)[j];
+      if (v !== null && v !== undefined && this.put(v)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected put(v: unknown): boolean {
+    if (v instanceof Uint8Array) {
+      this.ensure(v.length + 4);
+      this.data.set(v, this.pos + 4);
+      this.lengthAt(v.length);
+      return true;
+    }
+    const s = typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v);
+    const len = s.length;
+    this.ensure(len * 3 + 4);
+    const d = this.data;
+    const at = this.pos + 4;
+    // Short ASCII strings (phone numbers, codes) are cheaper to copy here than through a native utf8 write call.
+    let i = 0;
+    if (len <= 64) {
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 128) break;
+        d[at + i] = c;
+      }
+    }
+    this.lengthAt(i === len ? len : d.write(s, at, "utf8"));
+    return true;
+  }
+
+  private lengthAt(n: number): void {
+    const d = this.data;
+    const p = this.pos;
+    d[p] = n & 255;
+    d[p + 1] = (n >>> 8) & 255;
+    d[p + 2] = (n >>> 16) & 255;
+    d[p + 3] = n >>> 24;
+    this.pos = p + 4 + n;
+  }
+
+  values(): Uint8Array {
+    return this.data.subarray(0, this.pos);
+  }
+
+  byteSize(): number {
+    return this.pos;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.pos = 0;
+  }
+}
+
+/** ENUM/SET (few distinct values): a per-row-group dictionary and one index per non-null value. */
+export class DictionaryBuilder extends ColumnBuilder {
+  private readonly ids = new Map<string, number>();
+  private readonly entries: string[] = [];
+  private readonly indices: Int32Array;
+  private n = 0;
+
+  constructor(spec: ColumnSpec, index: number, capacity: number) {
+    super(spec, index, capacity);
+    this.indices = new Int32Array(capacity);
+  }
+
+  // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
+  override append(rows: readonly Row[], from: number, to: number): void {
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const v = (rows[r] as Row)[j];
+      if (v !== null && v !== undefined && this.put(v)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected put(v: unknown): boolean {
+    const s = typeof v === "string" ? v : String(v);
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.entries.length;
+      this.ids.set(s, id);
+      this.entries.push(s);
+    }
+    this.indices[this.n++] = id;
+    return true;
+  }
+
+  /** The dictionary page body: its entries, PLAIN. */
+  dictionary(): { bytes: Uint8Array; count: number } {
+    const parts = this.entries.map((e) => Buffer.from(e, "utf8"));
+    const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.writeInt32LE(p.length, at);
+      out.set(p, at + 4);
+      at += 4 + p.length;
+    }
+    return { bytes: out, count: parts.length };
+  }
+
+  /** RLE_DICTIONARY data: the bit width, then the indices as one bit-packed run. */
+  values(): Uint8Array {
+    const width = Math.max(1, 32 - Math.clz32(Math.max(0, this.entries.length - 1)));
+    return bitPackedRun(this.indices, this.n, width, true);
+  }
+
+  byteSize(): number {
+    return this.n;
+  }
+
+  override reset(): void {
+    super.reset();
+    this.n = 0;
+    this.ids.clear();
+    this.entries.length = 0;
+  }
+}
+
+export function createBuilder(spec: ColumnSpec, index: number, capacity: number, fixedWidth: number): ColumnBuilder {
+  switch (spec.kind) {
+    case "int64":
+    case "uint64":
+    case "datetime":
+    case "timestamp":
+      return new Int64Builder(spec, index, capacity);
+    case "decimal":
+      if (spec.precision <= 9) return new NumberBuilder(spec, index, capacity);
+      if (spec.precision <= 18) return new Int64Builder(spec, index, capacity);
+      return new FixedBuilder(spec, index, capacity, fixedWidth);
+    case "bit":
+      return spec.bits > 32 ? new Int64Builder(spec, index, capacity) : new NumberBuilder(spec, index, capacity);
+    case "enum":
+    case "set":
+      return new DictionaryBuilder(spec, index, capacity);
+    case "time":
+    case "json":
+    case "text":
+    case "binary":
+      return new BytesBuilder(spec, index, capacity);
+    default:
+      return new NumberBuilder(spec, index, capacity);
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * Streaming Parquet encoder written by hand (no Parquet library): the driver's row arrays are appended column by column
+ * into builders that already hold Parquet PLAIN bytes (column-builders.ts). A full row group becomes one uncompressed
+ * data page per column (dictionary page first for ENUM/SET), laid out in one ArrayBuffer that is transferred to a worker
+ * thread (parquet-worker.ts) which compresses the pages and computes statistics while this thread fills the next row
+ * group. Row groups are written to `output` in order as they come back (magic, row groups, then the footer), so memory
+ * is bounded by the row group being filled plus MAX_IN_FLIGHT row groups being compressed.
+ */
+import { Worker } from "node:worker_threads";
+import { type ColumnBuilder, createBuilder, DictionaryBuilder, type Row } from "./column-builders.ts";
+import type { ColumnSpec } from "./column-spec.ts";
+import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, statsOf, valueError } from "./encoder.ts";
+import { compressPages, type PageJob, type PageResult, type PageSpec } from "./page-compressor.ts";
+import { type ChunkMeta, Codec, Encoding, footer, MAGIC, pageHeader, parquetColumn, type RowGroupMeta } from "./parquet-format.ts";
+import type { WorkerReply } from "./parquet-worker.ts";
+import { definitionLevels } from "./rle-hybrid.ts";
+
+/** Runs compression jobs in one worker thread shared by all encoders of the process, or in this thread ("inline"). */
+class CompressorHost {
+  private readonly pending = new Map<number, { resolve: (r: PageResult) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private worker: Worker | null = null;
+
+  constructor(private readonly mode: "worker" | "inline") {}
+
+  private start(): Worker {
+    const here = import.meta.url;
+    // Next to this module: the .ts source under tsx, the bundled parquet-worker.mjs in a node bundle.
+    const url = new URL(here.endsWith(".ts") ? "./parquet-worker.ts" : "./parquet-worker.mjs", here);
+    // Under tsx the worker thread must register the TypeScript loader itself (Node 20 does not pass --import on).
+    const worker = here.endsWith(".ts")
+      ? new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+      : new Worker(url);
+    worker.on("message", (m: WorkerReply) => {
+      const id = m.ok ? m.result.id : m.id;
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      if (this.pending.size === 0) worker.unref();
+      if (m.ok) p?.resolve(m.result);
+      else p?.reject(new Error(m.message));
+    });
+    worker.on("error", (err) => {
+      // A dead worker fails every job it held; the next job starts a new one.
+      this.worker = null;
+      for (const p of this.pending.values()) p.reject(new Error(`parquet worker failed: ${err.message}`));
+      this.pending.clear();
+    });
+    worker.unref();
+    return worker;
+  }
+
+  submit(job: Omit<PageJob, "id">): Promise<PageResult> {
+    const full: PageJob = { ...job, id: this.nextId++ };
+    if (this.mode === "inline") return compressPages(full);
+    this.worker ??= this.start();
+    const worker = this.worker;
+    return new Promise((resolve, reject) => {
+      this.pending.set(full.id, { resolve, reject });
+      worker.ref();
+      worker.postMessage(full, [full.buf]);
+    });
+  }
+}
+
+const hosts: Partial<Record<"worker" | "inline", CompressorHost>> = {};
+function hostFor(mode: "worker" | "inline"): CompressorHost {
+  hosts[mode] ??= new CompressorHost(mode);
+  return hosts[mode];
+}
+
+/** Row groups handed to the compressor and not yet written: one compressing while the next one is filled. */
+const MAX_IN_FLIGHT = 2;
+
+/** What a row group's column chunk needs besides its compressed pages. */
+interface ChunkLayout {
+  numValues: number;
+  nullCount: number;
+  dictCount: number;
+  /** Page indices in the job: the dictionary page (or -1) and the data page. */
+  dictPage: number;
+  dataPage: number;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+export function createParquetEncoder(columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
+  if (columns.length === 0) throw new Error("a Parquet file needs at least one column");
+  const compression = opts.compression ?? "zstd";
+  const rowGroupRows = opts.rowGroupRows ?? 65_536;
+  const maxRowGroupBytes = opts.maxRowGroupBytes ?? 64 * 1024 * 1024;
+  const pcols = columns.map(parquetColumn);
+  const builders: ColumnBuilder[] = columns.map((c, i) => createBuilder(c, i, rowGroupRows, pcols[i]?.width ?? 0));
+  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
+  const host = hostFor(opts.threads ?? "worker");
+
+  let rows = 0;
+  let written = 0; // file offset of the next byte
+  const rowGroups: RowGroupMeta[] = [];
+  let inFlight = 0;
+  let tail: Promise<void> = Promise.resolve();
+  let failure: Error | null = null;
+  let closed = false;
+  let wake: (() => void) | null = null;
+
+  const fail = (err: Error) => {
+    if (failure) return;
+    failure = err;
+    closed = true;
+    out.destroy(err);
+    wake?.();
+  };
+  const emit = (bytes: Uint8Array) => {
+    out.push(bytes);
+    written += bytes.length;
+  };
+
+  /** Lays out the current row group's uncompressed pages in one buffer and resets the builders. */
+  const takeRowGroup = (): { job: Omit<PageJob, "id">; layout: ChunkLayout[]; numRows: number } => {
+    const numRows = (builders[0] as ColumnBuilder).length;
+    const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"] }[] = [];
+    const layout: ChunkLayout[] = [];
+    for (const [i, b] of builders.entries()) {
+      const col = pcols[i] as (typeof pcols)[number];
+      let dictPage = -1;
+      let dictCount = 0;
+      if (b instanceof DictionaryBuilder) {
+        const d = b.dictionary();
+        dictPage = bodies.length;
+        dictCount = d.count;
+        bodies.push({ def: null, values: d.bytes, stats: null });
+      }
+      layout.push({ numValues: numRows, nullCount: b.nullCount, dictCount, dictPage, dataPage: bodies.length });
+      bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: col.stats });
+    }
+    // Values start 8-byte aligned so the compressor can read them through typed arrays for statistics.
+    const pages: PageSpec[] = [];
+    let at = 0;
+    for (const p of bodies) {
+      const defLen = p.def?.length ?? 0;
+      const valuesOff = align8(at + defLen);
+      pages.push({ off: valuesOff - defLen, len: defLen + p.values.length, stats: p.stats, valuesOff, valuesLen: p.values.length });
+      at = valuesOff + p.values.length;
+    }
+    const buf = new Uint8Array(at);
+    for (const [k, p] of bodies.entries()) {
+      const s = pages[k] as PageSpec;
+      if (p.def) buf.set(p.def, s.off);
+      buf.set(p.values, s.valuesOff);
+    }
+    for (const b of builders) b.reset();
+    return { job: { codec: compression, buf: buf.buffer, pages }, layout, numRows };
+  };
+
+  /** Writes one compressed row group: per column an optional dictionary page, then the data page. */
+  const writeRowGroup = (jobPages: PageSpec[], r: PageResult, layout: ChunkLayout[], numRows: number) => {
+    if (written === 0) emit(MAGIC);
+    const fileOffset = written;
+    const chunks: ChunkMeta[] = layout.map((c, i) => {
+      const column = pcols[i] as (typeof pcols)[number];
+      let uncompressed = 0;
+      let compressed = 0;
+      const page = (k: number, kind: "data" | "dictionary") => {
+        const src = jobPages[k] as PageSpec;
+        const res = r.pages[k] as PageResult["pages"][number];
+        const encoding = kind === "dictionary" || !column.dictionary ? Encoding.PLAIN : Encoding.RLE_DICTIONARY;
+        const header = pageHeader(kind, src.len, res.len, kind === "data" ? c.numValues : c.dictCount, encoding);
+        const offset = written;
+        emit(header);
+        emit(new Uint8Array(r.buf, res.off, res.len));
+        uncompressed += header.length + src.len;
+        compressed += header.length + res.len;
+        return { offset, res };
+      };
+      const dict = c.dictPage >= 0 ? page(c.dictPage, "dictionary") : null;
+      const data = page(c.dataPage, "data");
+      return {
+        column,
+        codec: Codec[compression],
+        numValues: c.numValues,
+        nullCount: c.nullCount,
+        uncompressed,
+        compressed,
+        dataPageOffset: data.offset,
+        dictionaryPageOffset: dict?.offset ?? null,
+        min: data.res.min,
+        max: data.res.max,
+      };
+    });
+    rowGroups.push({ columns: chunks, numRows, fileOffset });
+  };
+
+  const flush = async () => {
+    if ((builders[0] as ColumnBuilder).length === 0) return;
+    const { job, layout, numRows } = takeRowGroup();
+    const jobPages = job.pages;
+    const compressing = host.submit(job);
+    inFlight++;
+    // Results are written strictly in row group order, whatever order jobs finish in.
+    tail = tail.then(async () => {
+      try {
+        const r = await compressing;
+        if (!failure) writeRowGroup(jobPages, r, layout, numRows);
+      } catch (err) {
+        fail(new Error("compressing a Parquet row group", { cause: err }));
+      } finally {
+        inFlight--;
+        wake?.();
+      }
+    });
+    while (inFlight >= MAX_IN_FLIGHT && !failure) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
+    }
+    await out.ready();
+    if (failure) throw failure;
+  };
+
+  return {
+    format: "parquet",
+    extension: ".parquet",
+    contentType: "application/vnd.apache.parquet",
+    columns,
+    output: out.readable,
+    async write(batch) {
+      if (failure) throw failure;
+      if (closed) throw new Error("write after end");
+      let from = 0;
+      while (from < batch.length) {
+        const first = builders[0] as ColumnBuilder;
+        const to = Math.min(batch.length, from + (rowGroupRows - first.length));
+        for (const b of builders) {
+          try {
+            b.append(batch, from, to);
+          } catch (err) {
+            // The builder state is unusable now, so the object is abandoned.
+            const e = valueError(b.spec, rows + from, err);
+            fail(e);
+            throw e;
+          }
+        }
+        rows += to - from;
+        from = to;
+        if (first.length >= rowGroupRows || builders.reduce((n, b) => n + b.byteSize(), 0) >= maxRowGroupBytes) await flush();
+      }
+    },
+    async end() {
+      if (failure) throw failure;
+      await flush();
+      await tail;
+      if (failure) throw failure;
+      closed = true;
+      // No rows: no file (callers do not create empty chunks).
+      if (rows > 0) emit(footer(pcols, rowGroups, rows, { "spotferry.columns": JSON.stringify(columnMetadata(columns)) }, CREATED_BY));
+      out.end();
+      return statsOf(rows, out.bytes, builders);
+    },
+    destroy(reason) {
+      if (closed && !failure) return;
+      fail(reason ?? new Error("encoder destroyed"));
+    },
+    stats(): EncoderStats {
+      return statsOf(rows, out.bytes, builders);
+    },
+  };
+}
+
+const CREATED_BY = "spotferry parquet writer (data page v1)";
+
+/** Per-column MySQL types in the footer's key/value metadata: what the Parquet types alone do not say (JSON, TIME, ENUM). */
+function columnMetadata(columns: readonly ColumnSpec[]) {
+  return columns.map((c) => ({ name: c.name, "mysql.type": c.sourceType, "mysql.kind": c.kind }));
+}
+
+export type { Row };

@@ -1,0 +1,201 @@
+/**
+ * NDJSON and CSV encoders, gzip-compressed by node:zlib (which compresses in libuv's thread pool, off the main thread).
+ * Value conventions (exact, documented in README.md):
+ * - 8..32-bit integers, YEAR, FLOAT, DOUBLE, BIT(n <= 32): JSON numbers.
+ * - BIGINT (signed and unsigned), BIT(n > 32), DECIMAL: JSON strings of the exact digits ("18446744073709551615",
+ *   "-12.3400"), always, so a column has one JSON type and no reader rounds it (the protobuf JSON convention).
+ * - DATE "YYYY-MM-DD"; DATETIME "YYYY-MM-DD HH:MM:SS[.ffffff]" (zone-less, as MySQL prints it); TIMESTAMP
+ *   "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (UTC, RFC 3339); TIME "[-]HHH:MM:SS[.ffffff]"; zero dates: null (counted).
+ * - JSON: the document's text as a JSON string; ENUM, SET ("a,b"), text: strings; BINARY/BLOB: base64 strings.
+ * - CSV: RFC 4180 with a header row, "," and "\n"; NULL is an empty unquoted field, the empty string is "".
+ */
+import { createGzip, type Gzip } from "node:zlib";
+import type { ColumnBuilder, Row } from "./column-builders.ts";
+import type { ColumnSpec } from "./column-spec.ts";
+import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, valueError } from "./encoder.ts";
+import { bitValue, parseDateDays, ZERO_DATE } from "./values.ts";
+
+/** A column's value as text: JSON text (json = true) or a raw CSV field (before quoting). null for NULL. */
+type Render = (v: unknown) => string | null;
+
+interface Counters {
+  nulls: number;
+  zeroDates: number;
+}
+
+function isZeroDate(s: string): boolean {
+  return parseDateDays(s) === ZERO_DATE;
+}
+
+function renderer(c: ColumnSpec, json: boolean, n: Counters): Render {
+  const str = json ? (s: string) => JSON.stringify(s) : (s: string) => s;
+  const text = (v: unknown) => (typeof v === "string" ? v : String(v));
+  switch (c.kind) {
+    case "int8":
+    case "int16":
+    case "int32":
+    case "uint8":
+    case "uint16":
+    case "uint32":
+    case "year":
+    case "float":
+    case "double":
+      return (v) => {
+        const s = typeof v === "number" ? String(v) : text(v);
+        if (json && !Number.isFinite(Number(s))) throw new Error(`not a finite number: ${s}`);
+        return s;
+      };
+    case "int64":
+    case "uint64":
+      // mysql2 delivers a safe-integer number or the exact digits (MYSQL_SOURCE_OPTIONS): both print exactly.
+      return json ? (v) => `"${text(v)}"` : text;
+    case "decimal":
+      return json ? (v) => `"${text(v)}"` : text;
+    case "bit":
+      return (v) => {
+        const b = bitValue(v).toString();
+        return json && c.bits > 32 ? `"${b}"` : b;
+      };
+    case "date":
+    case "datetime":
+    case "timestamp": {
+      const utc = c.kind === "timestamp";
+      return (v) => {
+        const s = text(v);
+        if (isZeroDate(s)) {
+          n.zeroDates++;
+          return null;
+        }
+        return str(utc && s.length >= 19 ? `${s.slice(0, 10)}T${s.slice(11)}Z` : s);
+      };
+    }
+    case "binary":
+      return (v) =>
+        str((v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.length) : Buffer.from(text(v))).toString("base64"));
+    default:
+      return (v) => str(typeof v === "object" ? JSON.stringify(v) : text(v));
+  }
+}
+
+const CSV_SPECIAL = /[",\n\r]/;
+function csvField(s: string): string {
+  if (s.length === 0) return '""';
+  return CSV_SPECIAL.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function pseudoBuilders(columns: readonly ColumnSpec[], counters: Counters[]): ColumnBuilder[] {
+  return columns.map((spec, i) => ({ spec, counters: counters[i] }) as unknown as ColumnBuilder);
+}
+
+export function createTextEncoder(format: "ndjson" | "csv", columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
+  const compression = opts.compression ?? "gzip";
+  if (compression !== "gzip" && compression !== "none") throw new Error(`${format} supports gzip or none, not ${compression}`);
+  const json = format === "ndjson";
+  const counters: Counters[] = columns.map(() => ({ nulls: 0, zeroDates: 0 }));
+  const renders = columns.map((c, i) => renderer(c, json, counters[i] as Counters));
+  const keys = columns.map((c, i) => `${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`);
+  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
+  const gzip: Gzip | null = compression === "gzip" ? createGzip({ level: opts.gzipLevel ?? 1, chunkSize: 256 * 1024 }) : null;
+  let failure: Error | null = null;
+  let rows = 0;
+  let ended = false;
+  gzip?.on("data", (b: Buffer) => out.push(b));
+  gzip?.on("error", (err) => {
+    failure ??= new Error("gzip failed", { cause: err });
+    out.destroy(failure);
+  });
+
+  const emit = async (s: string) => {
+    const buf = Buffer.from(s, "utf8");
+    if (!gzip) out.push(buf);
+    else if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
+    await out.ready();
+    if (failure) throw failure;
+  };
+
+  const renderRows = (batch: readonly Row[]): string => {
+    const ncol = columns.length;
+    let s = "";
+    for (let r = 0; r < batch.length; r++) {
+      const row = batch[r] as Row;
+      let line = "";
+      for (let j = 0; j < ncol; j++) {
+        const v = row[j];
+        let t: string | null = null;
+        if (v !== null && v !== undefined) {
+          try {
+            t = (renders[j] as Render)(v);
+          } catch (err) {
+            throw valueError(columns[j] as ColumnSpec, rows + r, err);
+          }
+        }
+        if (t === null) (counters[j] as Counters).nulls++;
+        if (json) line += (keys[j] as string) + (t ?? "null");
+        else line += (j === 0 ? "" : ",") + (t === null ? "" : csvField(t));
+      }
+      s += json ? `${line}}\n` : `${line}\n`;
+    }
+    return s;
+  };
+
+  const stats = (): EncoderStats => {
+    const cols = pseudoBuilders(columns, counters).map((b) => ({
+      name: b.spec.name,
+      nulls: b.counters.nulls,
+      zeroDates: b.counters.zeroDates,
+    }));
+    return {
+      rows,
+      bytes: out.bytes,
+      zeroDates: cols.reduce((a, c) => a + c.zeroDates, 0),
+      columns: cols,
+    };
+  };
+
+  let header = !json;
+  return {
+    format,
+    extension: `.${format}${gzip ? ".gz" : ""}`,
+    contentType: json ? "application/x-ndjson" : "text/csv; charset=utf-8",
+    columns,
+    output: out.readable,
+    async write(batch) {
+      if (failure) throw failure;
+      if (ended) throw new Error("write after end");
+      let s = "";
+      if (header) {
+        header = false;
+        s = `${columns.map((c) => csvField(c.name)).join(",")}\n`;
+      }
+      try {
+        s += renderRows(batch);
+      } catch (err) {
+        failure = err as Error;
+        out.destroy(failure);
+        gzip?.destroy();
+        throw err;
+      }
+      rows += batch.length;
+      await emit(s);
+    },
+    async end() {
+      if (failure) throw failure;
+      ended = true;
+      if (header) await emit(`${columns.map((c) => csvField(c.name)).join(",")}\n`);
+      if (gzip)
+        await new Promise<void>((resolve, reject) => {
+          gzip.once("end", resolve);
+          gzip.once("error", reject);
+          gzip.end();
+        });
+      out.end();
+      return stats();
+    },
+    destroy(reason) {
+      failure ??= reason ?? new Error("encoder destroyed");
+      gzip?.destroy();
+      out.destroy(failure);
+    },
+    stats,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The agent's command line, shared by `spotferry agent run` (controller/cli/agent-commands.ts) and the standalone
+ * node bundle's entry (agent/main.ts), so both accept the same flags and resolve settings the same way.
+ */
+import type { Command } from "commander";
+import { loadConfigFile, parseConfigText, validateConfig } from "../config/load.ts";
+import type { agentSettings } from "../config/settings.ts";
+import { DynamoJobStore } from "../controller/store/dynamo-job-store.ts";
+import { dynamoClient } from "../lib/aws/dynamodb.ts";
+import { s3Client } from "../lib/aws/s3.ts";
+import { systemClock } from "../lib/clock.ts";
+import { ExitCode, UserError } from "../lib/errors.ts";
+import { Agent } from "./agent.ts";
+import { DEFAULT_IMDS, Imds } from "./imds.ts";
+
+export interface AgentFlags {
+  config?: string;
+  pool?: string;
+  nodeId?: string;
+  stateTable?: string;
+  idleExit?: string;
+  lease?: string;
+  heartbeat?: string;
+  imds?: string | false;
+  concurrency?: string;
+}
+
+/** Declares the agent's flags on a commander command. */
+export function addAgentRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "agent settings (kind: AgentSettings)")
+    .option("--pool <name>", "pool whose partitions to claim ($SPOTFERRY_POOL)")
+    .option("--node-id <id>", "this node's id ($SPOTFERRY_NODE_ID; on EC2 read from IMDS)")
+    .option("--state-table <name>", "DynamoDB state table ($SPOTFERRY_STATE_TABLE, default spotferry)")
+    .option("--idle-exit <duration>", 'exit after this long without claimable work (e.g. "2m")')
+    .option("--lease <duration>", "partition lease length")
+    .option("--heartbeat <duration>", "lease heartbeat interval")
+    .option("--concurrency <n>", "partitions worked on at once")
+    .option("--imds <url>", "instance metadata endpoint (default $AWS_EC2_METADATA_SERVICE_ENDPOINT)")
+    .option("--no-imds", "do not watch instance metadata (local mode)");
+}
+
+/** Settings from an optional file, overridden by flags, then by SPOTFERRY_* variables the bootstrap writes. */
+export async function resolveAgentSettings(flags: AgentFlags) {
+  const base = flags.config ? await loadConfigFile(flags.config, "AgentSettings") : {};
+  const env = process.env;
+  const merged: Record<string, unknown> = { ...base };
+  const set = (key: string, value: string | undefined, parse = false) => {
+    if (value !== undefined) merged[key] = parse ? parseConfigText(value, key) : value;
+  };
+  set("pool", flags.pool ?? env.SPOTFERRY_POOL);
+  set("nodeId", flags.nodeId ?? env.SPOTFERRY_NODE_ID);
+  set("stateTable", flags.stateTable ?? env.SPOTFERRY_STATE_TABLE);
+  set("idleExitAfter", flags.idleExit);
+  set("partitionLease", flags.lease);
+  set("heartbeatInterval", flags.heartbeat);
+  set("concurrency", flags.concurrency, true);
+  if (typeof flags.imds === "string") merged.imdsEndpoint = flags.imds;
+  return validateConfig(
+    { ...merged, kind: "AgentSettings" },
+    "agent settings (file, flags and SPOTFERRY_* variables)",
+    "AgentSettings",
+  ) as ReturnType<typeof agentSettings.parse>;
+}
+
+/** Runs the agent until it drains or idles out; SIGTERM/SIGINT drain it. Returns the process exit code. */
+export async function runAgent(flags: AgentFlags): Promise<number> {
+  const settings = await resolveAgentSettings(flags);
+  const endpoint = flags.imds === false ? undefined : (settings.imdsEndpoint ?? process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT);
+  const imds = endpoint ? new Imds(endpoint, systemClock) : settings.nodeId ? undefined : new Imds(DEFAULT_IMDS, systemClock);
+  let nodeId = settings.nodeId;
+  if (!nodeId) {
+    nodeId = (await imds?.get("meta-data/instance-id").catch(() => null)) ?? undefined;
+    if (!nodeId)
+      throw new UserError("no node id: pass --node-id (local mode) or run on an instance with IMDS", { exitCode: ExitCode.usage });
+  }
+  const client = dynamoClient();
+  const s3 = s3Client();
+  const store = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
+  const worker = new Agent({ store, s3, clock: systemClock, settings: { ...settings, nodeId }, imds });
+  const onSignal = (sig: string) => worker.drain({ mode: "now", interrupted: false, reason: sig });
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  try {
+    const summary = await worker.run();
+    return summary.outcomes.failed > 0 && summary.outcomes.completed === 0 ? ExitCode.failure : ExitCode.ok;
+  } finally {
+    client.destroy();
+    s3.destroy();
+  }
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import type { Command } from "commander";
+import { openExportSource } from "../../agent/source.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { type ControllerSettings, controllerSettings } from "../../config/settings.ts";
+import { cloudWatchClient } from "../../lib/aws/cloudwatch.ts";
+import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import { ec2Client } from "../../lib/aws/ec2.ts";
+import { s3Client } from "../../lib/aws/s3.ts";
+import { systemClock } from "../../lib/clock.ts";
+import { UserError } from "../../lib/errors.ts";
+import { Ec2Provider } from "../cloud/ec2-provider.ts";
+import { Controller } from "../controller.ts";
+import { finalizeExport } from "../finalize/finalize.ts";
+import { staticTemplateSource, type TemplateSource } from "../reconcilers/context.ts";
+import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
+import { DynamoJobStore } from "../store/dynamo-job-store.ts";
+import { printJson, runCommand } from "./run.ts";
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+async function loadSettings(file: string | undefined, table: string | undefined): Promise<ControllerSettings> {
+  const settings = file ? await loadConfigFile(file, "ControllerSettings") : controllerSettings.parse({});
+  const stateTable = table ?? process.env.SPOTFERRY_STATE_TABLE;
+  return stateTable ? { ...settings, stateTable } : settings;
+}
+
+function fleetStore(settings: ControllerSettings) {
+  const client = dynamoClient();
+  return { client, fleet: new DynamoFleetStore({ client, tableName: settings.stateTable, clock: systemClock }) };
+}
+
+/**
+ * The launch template source. bootstrap/ renders the real user-data (agent bundle via a presigned URL); until the
+ * controller is wired to it, `--user-data FILE` (or SPOTFERRY_USER_DATA) gives a fixed script.
+ */
+async function templateSource(userDataFile: string | undefined): Promise<TemplateSource> {
+  const file = userDataFile ?? process.env.SPOTFERRY_USER_DATA;
+  if (!file) {
+    throw new UserError("no user-data for the nodes: pass --user-data FILE (bootstrap/ rendering is not wired into the controller yet)", {
+      exitCode: 2,
+    });
+  }
+  return staticTemplateSource(await readFile(file, "utf8"));
+}
+
+interface RunFlags {
+  once?: boolean;
+  config?: string;
+  stateTable?: string;
+  userData?: string;
+  owner?: string;
+  json?: boolean;
+}
+
+/** `spotferry controller run`, `spotferry pool apply FILE`, `spotferry rotate POOL`. */
+export function registerControllerCommands(program: Command): void {
+  const controller = program.command("controller").description("the fleet controller");
+  controller
+    .command("run")
+    .description("reconcile pools and exports: provision, replace interrupted nodes, rotate, reap, finalize (leader-elected)")
+    .option("--once", "one pass of every reconciler, then exit (cron / Lambda style)")
+    .option("--config <file>", "controller settings (kind: ControllerSettings)")
+    .option("--state-table <name>", "state table (default: settings, then $SPOTFERRY_STATE_TABLE)")
+    .option("--user-data <file>", "shell script the nodes run at boot (default $SPOTFERRY_USER_DATA)")
+    .option("--owner <id>", "this replica's id in the leader lease (default host:pid:random)")
+    .option("--json", "with --once: print what ran as JSON")
+    .action((flags: RunFlags) =>
+      runCommand(async () => {
+        const settings = await loadSettings(flags.config, flags.stateTable);
+        const { client, fleet } = fleetStore(settings);
+        const s3 = s3Client();
+        const ec2 = ec2Client();
+        const cloudwatch = cloudWatchClient();
+        const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
+        const finalize = async (exportId: string) => {
+          const record = await jobs.getExport(exportId);
+          if (!record) throw new Error(`export ${exportId} not found`);
+          const source = await openExportSource(record, systemClock);
+          try {
+            await finalizeExport({ store: jobs, s3, clock: systemClock, schema: () => source.columns(), log }, exportId);
+          } finally {
+            await source.close();
+          }
+        };
+        const ctrl = new Controller({
+          clock: systemClock,
+          cloud: new Ec2Provider({ ec2 }),
+          fleet,
+          jobs,
+          settings,
+          templates: await templateSource(flags.userData),
+          finalize,
+          cloudwatch,
+          owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+          log,
+        });
+        try {
+          if (flags.once) {
+            const result = await ctrl.runOnce();
+            if (flags.json) printJson(result);
+            else log(result.leader ? `ran ${result.ran.join(", ")}` : "another controller holds the leader lease; nothing done");
+            return;
+          }
+          const stop = new AbortController();
+          for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
+          await ctrl.run(stop.signal);
+        } finally {
+          for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
+        }
+      }),
+    );
+
+  program
+    .command("pool")
+    .description("fleet pools")
+    .command("apply <file>")
+    .description("create or update a pool from its spec (kind: Pool); generation and counters are kept")
+    .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
+    .option("--json", "print the pool record as JSON")
+    .action((file: string, opts: { stateTable?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const spec = await loadConfigFile(file, "Pool");
+        const settings = await loadSettings(undefined, opts.stateTable);
+        const { client, fleet } = fleetStore(settings);
+        try {
+          const { record, created } = await fleet.applyPool(spec);
+          if (opts.json) printJson(record);
+          else process.stdout.write(`pool ${record.pool} ${created ? "created" : "updated"} (generation ${record.generation})\n`);
+        } finally {
+          client.destroy();
+        }
+      }),
+    );
+
+  program
+    .command("rotate <pool>")
+    .description("replace every node of a pool (blue/green): bumps its generation; the controller rotates within the disruption budget")
+    .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
+    .action((pool: string, opts: { stateTable?: string }) =>
+      runCommand(async () => {
+        const settings = await loadSettings(undefined, opts.stateTable);
+        const { client, fleet } = fleetStore(settings);
+        try {
+          const record = await fleet.bumpGeneration(pool);
+          process.stdout.write(`pool ${pool}: rotating to generation ${record.generation}\n`);
+        } finally {
+          client.destroy();
+        }
+      }),
+    );
+}

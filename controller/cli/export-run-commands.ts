@@ -1,0 +1,228 @@
+import { join } from "node:path";
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { SingleBar } from "cli-progress";
+import type { Command } from "commander";
+import mysql from "mysql2/promise";
+import { openExportSource } from "../../agent/source.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import type { ExportRecord } from "../../config/records.ts";
+import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import { s3Client } from "../../lib/aws/s3.ts";
+import { systemClock } from "../../lib/clock.ts";
+import { ExitCode, UserError } from "../../lib/errors.ts";
+import { finalizeExport, readManifest } from "../finalize/finalize.ts";
+import { runLocalAgents } from "../local-run.ts";
+import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
+import { openSource, resolvePassword } from "../planner/source.ts";
+import { DynamoJobStore } from "../store/dynamo-job-store.ts";
+import { ensureStateTable } from "../store/dynamo-table.ts";
+import type { ExportProgress } from "../store/job-store.ts";
+import { verifyExport } from "../verify/verify.ts";
+import { printJson, runCommand } from "./run.ts";
+
+const repoRoot = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
+const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function openStore(tableName: string) {
+  const client = dynamoClient();
+  return { client, store: new DynamoJobStore({ client, tableName, clock: systemClock }) };
+}
+
+async function ensureBucket(s3: S3Client, bucket: string, create: boolean): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status !== 404) throw new Error(`checking bucket ${bucket}`, { cause: err });
+    if (!create)
+      throw new UserError(`destination bucket ${bucket} does not exist; create it or pass --create-bucket`, { exitCode: ExitCode.usage });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}
+
+/** Plans the export unless a plan with the same id exists (re-running resumes it). */
+async function planOrReuse(store: DynamoJobStore, specFile: string, id?: string): Promise<ExportRecord> {
+  const spec = await loadConfigFile(specFile, "Export");
+  const exportId = id ?? exportIdFor(spec);
+  const existing = await store.getExport(exportId);
+  if (existing && existing.state !== "PLANNING") return existing;
+  const conn = await openSource(spec.source);
+  try {
+    const plan = await planExport(spec, { conn, clock: systemClock });
+    log(`planned ${exportId}: ${plan.partitions.length} partitions, ${plan.rows.toLocaleString("en-US")} rows (${plan.elapsedMs} ms)`);
+    return (await store.createExport(toNewExport(exportId, spec, plan))).export;
+  } finally {
+    await conn.end().catch(() => {});
+  }
+}
+
+function progressBar(total: number) {
+  if (!process.stderr.isTTY) {
+    let last = 0;
+    return {
+      update(p: ExportProgress, agents: number) {
+        if (Date.now() - last < 5000) return;
+        last = Date.now();
+        log(
+          `${p.byState.DONE.partitions}/${p.total.partitions} partitions, ${p.total.rows.toLocaleString("en-US")} rows, ${agents} agents`,
+        );
+      },
+      stop() {},
+    };
+  }
+  const bar = new SingleBar({
+    format:
+      "{bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | partitions {done}/{parts} | agents {agents}",
+    stream: process.stderr,
+    etaBuffer: 20,
+  });
+  const t0 = Date.now();
+  bar.start(Math.max(1, total), 0, { rate: 0, done: 0, parts: 0, agents: 0 });
+  return {
+    update(p: ExportProgress, agents: number) {
+      const rate = Math.round(p.total.rows / Math.max(0.001, (Date.now() - t0) / 1000));
+      bar.setTotal(Math.max(total, p.total.rows));
+      bar.update(p.total.rows, { rate, done: p.byState.DONE.partitions, parts: p.total.partitions, agents });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+export function registerExportRunCommands(program: Command): void {
+  const exp = program.commands.find((c) => c.name() === "export") ?? program.command("export");
+
+  exp
+    .command("run")
+    .description("plan (or resume) an export and run it; --local runs the agents as processes on this machine")
+    .requiredOption("--config <file>", "export spec (kind: Export)")
+    .option("--local", "run the agents on this machine instead of a fleet")
+    .option("--workers <n>", "local agent processes", "4")
+    .option("--id <id>", "export id (default: derived from the spec, so re-running resumes)")
+    .option("--lease <seconds>", "partition lease for local agents", "15")
+    .option("--create-bucket", "create the destination bucket when it does not exist")
+    .option("--state-table <name>", "DynamoDB state table ($SPOTFERRY_STATE_TABLE, default spotferry)")
+    .option("--json", "print the result as JSON")
+    .action(
+      (opts: {
+        config: string;
+        local?: boolean;
+        workers: string;
+        id?: string;
+        lease: string;
+        createBucket?: boolean;
+        stateTable?: string;
+        json?: boolean;
+      }) =>
+        runCommand(async () => {
+          if (!opts.local)
+            throw new UserError("only --local is available from the CLI; fleets are run by `spotferry controller run`", {
+              exitCode: ExitCode.usage,
+            });
+          const workers = Number(opts.workers);
+          if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+            throw new UserError(`--workers: expected 1-64, got "${opts.workers}"`, { exitCode: ExitCode.usage });
+          const tableName = opts.stateTable ?? defaultTable();
+          const { client, store } = openStore(tableName);
+          const s3 = s3Client();
+          try {
+            await ensureStateTable(client, tableName);
+            const spec = await loadConfigFile(opts.config, "Export");
+            resolvePassword(spec.source.password);
+            await ensureBucket(s3, spec.destination.bucket, !!opts.createBucket);
+            const record = await planOrReuse(store, opts.config, opts.id);
+            if (record.state === "SUCCEEDED") {
+              log(`export ${record.exportId} already succeeded: s3://${spec.destination.bucket}/${record.manifestKey}`);
+              if (opts.json) printJson({ exportId: record.exportId, state: record.state, manifestKey: record.manifestKey });
+              return ExitCode.ok;
+            }
+            const bar = progressBar(record.estimatedRows);
+            const t0 = Date.now();
+            const result = await runLocalAgents({
+              store,
+              clock: systemClock,
+              exportId: record.exportId,
+              pool: spec.pool,
+              stateTable: tableName,
+              workers,
+              agentCommand: [process.execPath, join(repoRoot, "bin", "spotferry.mjs")],
+              leaseSeconds: Number(opts.lease),
+              logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", record.exportId),
+              onProgress: (p, n) => bar.update(p, n),
+            }).finally(() => bar.stop());
+            if (!result.done) throw new UserError(`export ${record.exportId} did not finish: ${result.reason ?? "stopped"}`);
+            const source = await openExportSource(record, systemClock);
+            const fin = await finalizeExport(
+              { store, s3, clock: systemClock, schema: () => source.columns(), log },
+              record.exportId,
+            ).finally(() => source.close());
+            const seconds = (Date.now() - t0) / 1000;
+            const summary = {
+              exportId: record.exportId,
+              state: "SUCCEEDED",
+              seconds,
+              ...fin,
+              agentsStarted: result.agentsStarted,
+              agentsDied: result.agentsDied,
+              leasesReaped: result.reaped,
+            };
+            if (opts.json) printJson(summary);
+            else
+              process.stdout.write(
+                `export ${record.exportId} SUCCEEDED: ${fin.rows.toLocaleString("en-US")} rows, ${fin.chunks} objects in ${seconds.toFixed(1)} s ` +
+                  `(${Math.round(fin.rows / seconds).toLocaleString("en-US")} rows/s); manifest s3://${spec.destination.bucket}/${fin.manifestKey}\n`,
+              );
+            return ExitCode.ok;
+          } finally {
+            client.destroy();
+            s3.destroy();
+          }
+        }),
+    );
+
+  exp
+    .command("verify")
+    .description("prove exactly-once: compare every partition's objects in S3 with the source range (count and key checksum)")
+    .argument("<id>", "export id")
+    .option("--state-table <name>", "DynamoDB state table, used only to find the manifest")
+    .option("--json", "print the report as JSON")
+    .action((id: string, opts: { stateTable?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const { client, store } = openStore(opts.stateTable ?? defaultTable());
+        const s3 = s3Client();
+        try {
+          const record = await store.getExport(id);
+          if (!record) throw new UserError(`export ${id} not found`);
+          if (!record.manifestKey)
+            throw new UserError(`export ${id} is ${record.state} and has no manifest yet`, { exitCode: ExitCode.checkFailed });
+          const manifest = await readManifest(s3, record.spec.destination.bucket, record.manifestKey);
+          const src = manifest.spec.source;
+          const conn = await mysql.createConnection({
+            host: src.host,
+            port: src.port,
+            user: src.user,
+            password: resolvePassword(src.password),
+            charset: "UTF8MB4_GENERAL_CI",
+          });
+          await conn.query("SET time_zone = '+00:00'");
+          try {
+            const report = await verifyExport({ s3, conn }, manifest);
+            if (opts.json) printJson(report);
+            else {
+              for (const m of report.mismatched) process.stdout.write(`partition ${m.partition}: ${m.problems.join("; ")}\n`);
+              process.stdout.write(
+                `verify ${id}: ${report.partitions} partitions, ${report.rows.toLocaleString("en-US")} rows in S3; ` +
+                  `${report.missing} missing, ${report.duplicated} duplicated, ${report.mismatched.length} partitions with problems\n`,
+              );
+            }
+            return report.mismatched.length === 0 ? ExitCode.ok : ExitCode.checkFailed;
+          } finally {
+            await conn.end();
+          }
+        } finally {
+          client.destroy();
+          s3.destroy();
+        }
+      }),
+    );
+}

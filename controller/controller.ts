@@ -1,0 +1,174 @@
+import { describeError } from "../lib/errors.ts";
+import type { ReconcileContext, Reconciler } from "./reconcilers/context.ts";
+import { draining } from "./reconcilers/draining.ts";
+import { finalizing } from "./reconcilers/finalizing.ts";
+import { garbageCollection } from "./reconcilers/garbage-collection.ts";
+import { interruption } from "./reconcilers/interruption.ts";
+import { leaseReaping } from "./reconcilers/lease-reaping.ts";
+import { createMetricsReconciler } from "./reconcilers/metrics.ts";
+import { provisioning } from "./reconcilers/provisioning.ts";
+import { rotation } from "./reconcilers/rotation.ts";
+import { scaleDown } from "./reconcilers/scale-down.ts";
+import type { LeaderLease } from "./store/fleet-store.ts";
+
+export interface NamedReconciler {
+  name: string;
+  run: Reconciler;
+}
+
+/**
+ * The reconcilers in the order one pass runs them: free lost work first (reaping, interruption, drains), then decide
+ * capacity (rotation marks retirees before provisioning counts), then trim, finish and report.
+ */
+export function defaultReconcilers(): NamedReconciler[] {
+  return [
+    { name: "lease-reaping", run: leaseReaping },
+    { name: "interruption", run: interruption },
+    { name: "draining", run: draining },
+    { name: "rotation", run: rotation },
+    { name: "provisioning", run: provisioning },
+    { name: "scale-down", run: scaleDown },
+    { name: "finalizing", run: finalizing },
+    { name: "garbage-collection", run: garbageCollection },
+    { name: "metrics", run: createMetricsReconciler() },
+  ];
+}
+
+export interface ControllerDeps extends Omit<ReconcileContext, "wake" | "log"> {
+  /** This replica's identity in the leader lease (host:pid:random). */
+  owner: string;
+  reconcilers?: NamedReconciler[];
+  log?: (line: string) => void;
+}
+
+export interface StepResult {
+  leader: boolean;
+  /** Names of the reconcilers that ran, in order. */
+  ran: string[];
+  /** Clock time at which the controller wants to step again. */
+  nextAt: number;
+}
+
+/** Retry delay for a reconciler that threw (it is logged; the loop never dies of one reconciler's failure). */
+const FAILURE_RETRY_MS = 5_000;
+
+/**
+ * The controller: runs each reconciler when it is due, only while it holds the leader lease in the state table, so
+ * replicas can run side by side and exactly one acts. The lease is renewed at a third of its length; the holder stops
+ * acting clockSkewMargin before its lease ends, because a successor takes over by its own clock. Everything else is
+ * in the table and the cloud, so a new leader (or a restarted one) continues where the last one stopped.
+ */
+export class Controller {
+  private readonly ctx: ReconcileContext;
+  private readonly reconcilers: NamedReconciler[];
+  private readonly due = new Map<string, number>();
+  private lease: LeaderLease | null = null;
+  private renewedAt = 0;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.log = deps.log ?? ((line) => process.stderr.write(`${new Date(deps.clock.now()).toISOString()} controller: ${line}\n`));
+    this.reconcilers = deps.reconcilers ?? defaultReconcilers();
+    this.ctx = {
+      ...deps,
+      log: this.log,
+      wake: (name) => this.due.set(name, Number.NEGATIVE_INFINITY),
+    };
+  }
+
+  private get leaseMs(): number {
+    return this.deps.settings.leaderLease * 1000;
+  }
+
+  /** True while this replica may act: it holds the lease with at least the skew margin left. */
+  isLeader(): boolean {
+    const margin = this.deps.settings.clockSkewMargin * 1000;
+    return this.lease !== null && this.deps.clock.now() < this.lease.expiresAt - margin;
+  }
+
+  get term(): number | null {
+    return this.lease?.term ?? null;
+  }
+
+  /** Takes or renews the lease when due; returns whether this replica leads now. */
+  private async ensureLeader(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (this.lease && now - this.renewedAt < this.leaseMs / 3 && this.isLeader()) return true;
+    const was = this.lease !== null;
+    try {
+      this.lease = await this.deps.fleet.acquireLeadership(this.deps.owner, this.leaseMs);
+    } catch (err) {
+      this.log(`renewing the leader lease failed: ${describeError(err)}`);
+      // Keep acting only while the lease we hold is certainly still ours.
+      return this.isLeader();
+    }
+    if (this.lease) {
+      this.renewedAt = now;
+      if (!was) {
+        this.log(`${this.deps.owner} is the leader (term ${this.lease.term})`);
+        // A new leader runs everything at once: it does not know when its predecessor last did.
+        this.due.clear();
+      }
+      return true;
+    }
+    if (was) this.log(`${this.deps.owner} lost the leader lease`);
+    return false;
+  }
+
+  /** Runs every due reconciler (and the ones they woke) once, if this replica leads. */
+  async step(): Promise<StepResult> {
+    const ran: string[] = [];
+    if (!(await this.ensureLeader())) {
+      return { leader: false, ran, nextAt: this.deps.clock.now() + Math.max(1_000, this.leaseMs / 3) };
+    }
+    // Woken reconcilers run in the same step, but each at most twice, so two that wake each other cannot spin.
+    for (let round = 0; round < 2; round++) {
+      for (const r of this.reconcilers) {
+        if ((this.due.get(r.name) ?? Number.NEGATIVE_INFINITY) > this.deps.clock.now()) continue;
+        if (!(await this.ensureLeader())) return { leader: false, ran, nextAt: this.deps.clock.now() + this.leaseMs / 3 };
+        this.due.set(r.name, this.deps.clock.now() + FAILURE_RETRY_MS);
+        try {
+          const { nextRunInMs } = await r.run(this.ctx);
+          // A wake() during the run wins over the reconciler's own schedule.
+          if ((this.due.get(r.name) ?? 0) !== Number.NEGATIVE_INFINITY) this.due.set(r.name, this.deps.clock.now() + nextRunInMs);
+        } catch (err) {
+          this.log(`reconciler ${r.name} failed: ${describeError(err)}`);
+        }
+        ran.push(r.name);
+      }
+      if (![...this.due.values()].some((t) => t === Number.NEGATIVE_INFINITY)) break;
+    }
+    const renewAt = this.renewedAt + this.leaseMs / 3;
+    return { leader: true, ran, nextAt: Math.min(renewAt, ...this.due.values()) };
+  }
+
+  /** One pass of every reconciler (cron / Lambda style), then the lease is given back. */
+  async runOnce(): Promise<StepResult> {
+    this.due.clear();
+    try {
+      return await this.step();
+    } finally {
+      await this.stop();
+    }
+  }
+
+  /** Steps until aborted, sleeping on the injected clock in between; gives the lease back on the way out. */
+  async run(signal: AbortSignal): Promise<void> {
+    try {
+      while (!signal.aborted) {
+        const { nextAt } = await this.step();
+        const wait = Math.max(100, nextAt - this.deps.clock.now());
+        await this.deps.clock.sleep(wait, signal).catch(() => {});
+      }
+    } finally {
+      await this.stop();
+    }
+  }
+
+  /** Gives the leader lease back so a standby takes over at once instead of after expiry. */
+  async stop(): Promise<void> {
+    if (!this.lease) return;
+    this.lease = null;
+    await this.deps.fleet.releaseLeadership(this.deps.owner).catch((err) => this.log(`releasing the leader lease: ${describeError(err)}`));
+  }
+}

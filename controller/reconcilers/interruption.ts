@@ -1,0 +1,80 @@
+import type { NodeRecord } from "../../config/records.ts";
+import { isoAt } from "../../lib/clock.ts";
+import { isGone, SPOT_TERMINATION_REASON } from "../cloud/cloud-provider.ts";
+import { forEachPool, isoMs, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { changeNode, releaseLeasesOf, terminatedChange } from "./nodes.ts";
+
+/** A just-launched instance may be missing from DescribeInstances for a while (eventual consistency). */
+const MISSING_GRACE_MS = 60_000;
+
+/**
+ * Interruption: finds nodes that are gone or dead and moves their work on at once.
+ * - Gone: the cloud reports the instance shutting-down/terminated (Server.SpotInstanceTermination for a spot
+ *   interruption), or no longer knows it, while the node record still says LAUNCHING/READY.
+ * - Dead: liveness is derived, not reported: a node is alive while it holds an unexpired partition lease (the agent
+ *   heartbeats its leases), and heartbeatAt records the last time the controller saw that. A READY node that has held
+ *   no live lease for heartbeatTimeout while claimable work waits has a dead or exited agent: it is terminated.
+ * Either way the node is marked INTERRUPTED, its partitions are released with their cursors (fenced on the owner's
+ * epoch, so a half-alive agent cannot commit afterwards) and provisioning is woken to launch the replacement now.
+ * INTERRUPTED nodes become TERMINATED once the instance is gone and they hold nothing.
+ */
+export async function interruption(ctx: ReconcileContext): Promise<ReconcileResult> {
+  let interrupted = 0;
+  await forEachPool(ctx, "interruption", async (pool) => {
+    const now = ctx.clock.now();
+    const view = await poolView(ctx, pool);
+    const work = await poolWork(ctx, pool.pool);
+    const heartbeatMs = ctx.settings.heartbeatTimeout * 1000;
+    let newly = 0;
+
+    for (const node of view.nodes) {
+      let n: NodeRecord | null = node;
+      if (node.lifecycle === "LAUNCHING" || node.lifecycle === "READY") {
+        const inst = view.instances.get(node.instanceId);
+        const missing = !inst && (node.lifecycle === "READY" || now - isoMs(node.launchedAt) > MISSING_GRACE_MS);
+        if (missing || (inst && isGone(inst.state))) {
+          const reason =
+            inst?.stateReason === SPOT_TERMINATION_REASON
+              ? "spot interruption"
+              : `instance ${inst?.state ?? "vanished"}${inst?.stateReason ? ` (${inst.stateReason})` : ""}`;
+          n = await changeNode(ctx, node, { lifecycle: "INTERRUPTED", reason, currentPartition: null }, reason);
+          if (n) newly++;
+        } else if (node.lifecycle === "READY") {
+          const live = (work.byOwner.get(node.instanceId) ?? []).filter((p) => isoMs(p.leaseExpiresAt) > now);
+          const seen = isoMs(node.heartbeatAt ?? node.readyAt);
+          if (live.length) {
+            // Refresh heartbeatAt only now and then: one write per node per third of the timeout is plenty.
+            if (Number.isNaN(seen) || now - seen > heartbeatMs / 3) {
+              n = await changeNode(ctx, node, { heartbeatAt: isoAt(ctx.clock), currentPartition: partitionName(live) }, "alive");
+            }
+          } else if (work.pending.length > 0 && now - seen > heartbeatMs) {
+            const reason = `no heartbeat for ${Math.round((now - seen) / 1000)} s while work was pending`;
+            await ctx.cloud.terminate([node.instanceId]);
+            n = await changeNode(ctx, node, { lifecycle: "INTERRUPTED", reason, currentPartition: null }, reason);
+            if (n) newly++;
+          }
+        }
+      }
+      if (n?.lifecycle !== "INTERRUPTED") continue;
+
+      const held = work.byOwner.get(n.instanceId) ?? [];
+      const released = await releaseLeasesOf(ctx, n.instanceId, held, `node ${n.instanceId}: ${n.reason ?? "interrupted"}`, true);
+      if (released) ctx.log(`released ${released} partitions of interrupted node ${n.instanceId} with their cursors`);
+      const inst = view.instances.get(n.instanceId);
+      if (!inst || inst.state === "terminated") {
+        await changeNode(ctx, n, { ...terminatedChange(ctx, n.reason ?? "interrupted") }, "instance is gone");
+      } else if (!isGone(inst.state)) {
+        await ctx.cloud.terminate([n.instanceId]);
+      }
+    }
+    if (newly) {
+      interrupted += newly;
+      await ctx.fleet.addPoolCounters(pool.pool, { interruptions: newly, owedReplacements: newly });
+    }
+  });
+  // Replacements are launched at once, not on provisioning's own schedule.
+  if (interrupted) ctx.wake("provisioning");
+  return { nextRunInMs: 5_000 };
+}
+
+const partitionName = (ps: { exportId: string; partition: number }[]) => ps.map((p) => `${p.exportId}#${p.partition}`).join(",");

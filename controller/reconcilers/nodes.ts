@@ -1,0 +1,79 @@
+import type { NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
+import { isoAt } from "../../lib/clock.ts";
+import { describeError } from "../../lib/errors.ts";
+import type { LaunchedInstance } from "../cloud/cloud-provider.ts";
+import { toLease } from "../store/dynamo-keys.ts";
+import type { NodeChange } from "../store/fleet-store.ts";
+import { LeaseLostError, RangeChangedError } from "../store/job-store.ts";
+import type { ReconcileContext } from "./context.ts";
+
+/** Node-record helpers shared by the reconcilers that change node lifecycles. */
+
+export function newNode(pool: PoolRecord, i: LaunchedInstance, price: number, at: string, exportId: string | null): NodeRecord {
+  return {
+    pool: pool.pool,
+    instanceId: i.instanceId,
+    generation: pool.generation,
+    lifecycle: "LAUNCHING",
+    instanceType: i.instanceType,
+    zone: i.zone,
+    market: i.market,
+    price,
+    launchedAt: at,
+    heartbeatAt: null,
+    currentPartition: null,
+    hostKeyFingerprint: null,
+    terminatedAt: null,
+    reason: null,
+    exportId,
+    readyAt: null,
+    retiringAt: null,
+    drainingAt: null,
+    version: 0,
+  };
+}
+
+/**
+ * Applies a change to a node as read; a version conflict is logged and skipped (the next run re-reads), because only
+ * the leader writes nodes and a conflict therefore means the world moved under this pass.
+ */
+export async function changeNode(ctx: ReconcileContext, node: NodeRecord, change: NodeChange, why: string): Promise<NodeRecord | null> {
+  const updated = await ctx.fleet.updateNode(node.pool, node.instanceId, node.version, change);
+  if (!updated) ctx.log(`node ${node.instanceId} of pool ${node.pool} changed under the controller; skipped: ${why}`);
+  else if (change.lifecycle && change.lifecycle !== node.lifecycle) {
+    ctx.log(`node ${node.instanceId} (${node.pool}) ${node.lifecycle} -> ${change.lifecycle}: ${why}`);
+  }
+  return updated;
+}
+
+/** Marks a node TERMINATED now with a reason (the caller has asked the cloud to terminate it, or it is gone). */
+export function terminatedChange(ctx: ReconcileContext, reason: string): NodeChange {
+  return { lifecycle: "TERMINATED", terminatedAt: isoAt(ctx.clock), reason, currentPartition: null };
+}
+
+/**
+ * Gives back the partitions a node still holds, fenced on the (owner, epoch) the controller read: PENDING at once with
+ * their cursors, so another node resumes them without waiting for lease expiry. If the node's agent is in fact alive,
+ * its next write fails with LeaseLostError and it stops: it can never commit into a partition it lost. A lease that
+ * moved meanwhile (the agent released it, or the reaper did) is already fine and is skipped. Returns how many were released.
+ */
+export async function releaseLeasesOf(
+  ctx: ReconcileContext,
+  nodeId: string,
+  partitions: readonly PartitionRecord[],
+  detail: string,
+  interrupted: boolean,
+): Promise<number> {
+  let released = 0;
+  for (const p of partitions) {
+    if (p.state !== "LEASED" || p.owner !== nodeId) continue;
+    try {
+      await ctx.jobs.release(toLease(p), { interrupted, detail });
+      released++;
+    } catch (err) {
+      if (err instanceof LeaseLostError || err instanceof RangeChangedError) continue;
+      ctx.log(`releasing partition ${p.partition} of ${p.exportId} held by ${nodeId}: ${describeError(err)}`);
+    }
+  }
+  return released;
+}

@@ -1,0 +1,189 @@
+import type { NodeRecord, PoolRecord } from "../../config/records.ts";
+import { isoAt } from "../../lib/clock.ts";
+import { CAPACITY_ERROR_CODES, capacityKey, type LaunchOverride, type Market } from "../cloud/cloud-provider.ts";
+import { digest } from "../store/dynamo-keys.ts";
+import type { PoolChange } from "../store/fleet-store.ts";
+import { forEachPool, isoMs, isServing, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { changeNode, newNode, terminatedChange } from "./nodes.ts";
+
+/**
+ * Provisioning: keeps each pool at its desired size.
+ * - Boot: LAUNCHING nodes become READY when the cloud reports them running; past bootTimeout they are terminated
+ *   (and so replaced by this same pass).
+ * - Desired size = ceil((pending + leased partitions of the pool's RUNNING exports) / partitionsPerNode) within
+ *   [min, max]. Nodes being retired by rotation do not count, which is how a rotation gets its replacement first.
+ * - Launch: one instant fleet per market over types x subnets, minus the (market, type, zone) pools that reported a
+ *   capacity shortage within capacityErrorMemory; an on-demand base; spot falls back to on-demand once spot capacity
+ *   could not be had for onDemandFallbackAfter.
+ * - The launch template is re-rendered when the pool's spec or generation changed, or at half the presigned bundle
+ *   URL's lifetime (refreshAt), so a booting node never fetches with an expired URL.
+ */
+export async function provisioning(ctx: ReconcileContext): Promise<ReconcileResult> {
+  let next = 10_000;
+  await forEachPool(ctx, "provisioning", async (pool) => {
+    next = Math.min(next, await provisionPool(ctx, pool));
+  });
+  return { nextRunInMs: next };
+}
+
+async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promise<number> {
+  let pool = initial;
+  const save = async (change: PoolChange) => {
+    const updated = await ctx.fleet.updatePool(pool.pool, pool.version, change);
+    if (!updated) throw new Error(`pool ${pool.pool} changed under the controller; retrying on the next run`);
+    pool = updated;
+  };
+  const now = ctx.clock.now();
+  const spec = pool.spec;
+  const view = await poolView(ctx, pool);
+  const nodes: NodeRecord[] = [];
+  let booting = false;
+  let owed = pool.owedReplacements;
+
+  for (const node of view.nodes) {
+    let n: NodeRecord | null = node;
+    if (node.lifecycle === "LAUNCHING") {
+      const inst = view.instances.get(node.instanceId);
+      if (inst?.state === "running") {
+        n = await changeNode(ctx, node, { lifecycle: "READY", readyAt: isoAt(ctx.clock) }, "instance is running");
+      } else if (now - isoMs(node.launchedAt) > spec.bootTimeout * 1000 && inst?.state !== "terminated") {
+        await ctx.cloud.terminate([node.instanceId]);
+        n = await changeNode(ctx, node, terminatedChange(ctx, `boot timeout: still ${inst?.state ?? "unknown"}`), "boot timeout");
+        if (n) {
+          await ctx.fleet.addPoolCounters(pool.pool, { owedReplacements: 1 });
+          owed++;
+        }
+      } else booting = true;
+    }
+    if (n) nodes.push(n);
+  }
+
+  const work = await poolWork(ctx, pool.pool);
+  const units = work.pending.length + work.leased.length;
+  const desired = Math.min(spec.capacity.max, Math.max(spec.capacity.min, Math.ceil(units / spec.capacity.partitionsPerNode)));
+  // Capacity shortages are forgotten after capacityErrorMemory; expired entries are dropped when the pool is saved.
+  const memory = Object.fromEntries(Object.entries(pool.capacityErrors).filter(([, until]) => isoMs(until) > now));
+  const change: PoolChange = {};
+  if (desired !== pool.desiredSize) change.desiredSize = desired;
+  if (Object.keys(memory).length !== Object.keys(pool.capacityErrors).length) change.capacityErrors = memory;
+  if (Object.keys(change).length) await save(change);
+
+  const serving = nodes.filter(isServing);
+  const deficit = desired - serving.length;
+  if (deficit <= 0) {
+    // Lost nodes whose work went away need no replacement.
+    if (owed > 0) await ctx.fleet.addPoolCounters(pool.pool, { owedReplacements: -owed });
+    return booting ? 2_000 : 10_000;
+  }
+
+  // Overrides: every (type, subnet), by zone, minus the pools remembered short for that market.
+  const all: (LaunchOverride & { zone: string })[] = [];
+  for (const t of spec.instanceTypes) {
+    const instanceType = typeof t === "string" ? t : t.type;
+    for (const subnetId of spec.subnets) {
+      all.push({ instanceType, subnetId, zone: await ctx.cloud.zoneOfSubnet(subnetId), maxPrice: spec.maxSpotPrice });
+    }
+  }
+  const usable = (market: Market) => all.filter((o) => !memory[capacityKey(market, o.instanceType, o.zone)]);
+  const spotOverrides = usable("spot");
+  const onDemandOverrides = usable("on-demand").map(({ maxPrice: _m, ...o }) => o);
+
+  const fallbackAfter = spec.onDemandFallbackAfter;
+  const shortSince = isoMs(pool.spotShortSince);
+  const fallback = fallbackAfter !== undefined && !Number.isNaN(shortSince) && now - shortSince >= fallbackAfter * 1000;
+  const onDemandServing = serving.filter((n) => n.market === "on-demand").length;
+  let onDemand = Math.min(deficit, Math.max(0, spec.capacity.onDemandBase - onDemandServing));
+  if (spec.purchase === "on-demand" || fallback) onDemand = deficit;
+  const spot = spotOverrides.length ? deficit - onDemand : 0;
+  if (spot + onDemand === 0) {
+    if (!pool.spotShortSince) await save({ spotShortSince: isoAt(ctx.clock) });
+    ctx.log(`pool ${pool.pool}: ${deficit} nodes short, every spot pool is remembered short and no on-demand fallback yet`);
+    return 5_000;
+  }
+
+  const template = await ensureTemplate(ctx, pool, save);
+  const launchedFor = work.activeExports[0] ?? null;
+  const requests: { market: Market; count: number; overrides: LaunchOverride[] }[] = [
+    { market: "on-demand" as const, count: onDemandOverrides.length ? onDemand : 0, overrides: onDemandOverrides },
+    { market: "spot" as const, count: spot, overrides: spotOverrides },
+  ].filter((r) => r.count > 0);
+
+  let launchedSpot = 0;
+  let launched = 0;
+  const shortages: Record<string, string> = {};
+  const remember = new Date(now + ctx.settings.capacityErrorMemory * 1000).toISOString();
+  for (const r of requests) {
+    const result = await ctx.cloud.launch({
+      pool: pool.pool,
+      generation: pool.generation,
+      exportId: launchedFor,
+      template,
+      overrides: r.overrides.map(({ instanceType, subnetId, maxPrice }) => ({ instanceType, subnetId, maxPrice })),
+      count: r.count,
+      onDemandCount: r.market === "on-demand" ? r.count : 0,
+      allocationStrategy: spec.allocationStrategy,
+      tags: spec.tags,
+    });
+    const prices = r.market === "spot" && result.instances.length ? await spotPriceMap(ctx, pool) : new Map<string, number>();
+    for (const i of result.instances) {
+      const price = i.market === "spot" ? (prices.get(`${i.instanceType}|${i.zone}`) ?? 0) : (ctx.cloud.onDemandPrice(i.instanceType) ?? 0);
+      // Recorded right after the launch; should the controller die in between, garbage collection finds the
+      // tagged instance without a record and terminates it after a grace period.
+      await ctx.fleet.putNode(newNode(pool, i, price, isoAt(ctx.clock), launchedFor));
+      launched++;
+      if (i.market === "spot") launchedSpot++;
+    }
+    for (const e of result.errors) {
+      if (!CAPACITY_ERROR_CODES.has(e.code) || !e.instanceType || !e.zone) {
+        ctx.log(`pool ${pool.pool}: launch error ${e.code} (${e.instanceType ?? "?"} in ${e.zone ?? "?"}): ${e.message}`);
+        continue;
+      }
+      shortages[capacityKey(e.market, e.instanceType, e.zone)] = remember;
+    }
+    ctx.log(
+      `pool ${pool.pool} gen ${pool.generation}: asked ${r.count} ${r.market}, got ${result.instances.length}` +
+        (result.errors.length ? `; short: ${result.errors.map((e) => `${e.instanceType}@${e.zone} ${e.code}`).join(", ")}` : ""),
+    );
+  }
+
+  const after: PoolChange = {};
+  if (Object.keys(shortages).length) after.capacityErrors = { ...memory, ...shortages };
+  if (spot > 0 && launchedSpot === 0 && !pool.spotShortSince) after.spotShortSince = isoAt(ctx.clock);
+  if (launchedSpot > 0 && pool.spotShortSince) after.spotShortSince = null;
+  if (Object.keys(after).length) await save(after);
+  // Launches pay off the replacements owed for lost nodes (interruptions, boot timeouts, rotations) first.
+  const replaced = Math.min(launched, owed);
+  if (replaced > 0) await ctx.fleet.addPoolCounters(pool.pool, { replacements: replaced, owedReplacements: -replaced });
+  return launched < deficit ? 5_000 : 2_000;
+}
+
+/** The launch template version to use, rendering a new one when the spec, generation or bundle URL needs it. */
+async function ensureTemplate(ctx: ReconcileContext, pool: PoolRecord, save: (c: PoolChange) => Promise<void>) {
+  const now = ctx.clock.now();
+  const specDigest = digest(pool.spec).slice(0, 16);
+  const t = pool.template;
+  if (t && t.generation === pool.generation && t.specDigest === specDigest && now < isoMs(t.refreshAt)) {
+    return { id: t.id, name: t.name, version: t.version, created: false };
+  }
+  const rendered = await ctx.templates.render(pool);
+  const data = { ...rendered.data, tags: { ...pool.spec.tags, ...rendered.data.tags } };
+  const ref = await ctx.cloud.ensureLaunchTemplate(`spotferry-${pool.pool}`, data);
+  await save({
+    template: {
+      id: ref.id,
+      name: ref.name,
+      version: ref.version,
+      generation: pool.generation,
+      specDigest,
+      renderedAt: new Date(now).toISOString(),
+      refreshAt: new Date(Math.min(rendered.refreshAt, 8.64e15)).toISOString(),
+    },
+  });
+  return ref;
+}
+
+async function spotPriceMap(ctx: ReconcileContext, pool: PoolRecord): Promise<Map<string, number>> {
+  const types = pool.spec.instanceTypes.map((t) => (typeof t === "string" ? t : t.type));
+  const prices = await ctx.cloud.spotPrices(types).catch(() => []);
+  return new Map(prices.map((p) => [`${p.instanceType}|${p.zone}`, p.price]));
+}

@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import mysql from "mysql2/promise";
+import type { ExportSpec } from "../../config/export-spec.ts";
+import { exportSpec } from "../../config/export-spec.ts";
+import { abortUploads } from "../../controller/finalize/finalize.ts";
+import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
+import { createStateTable, deleteStateTable } from "../../controller/store/dynamo-table.ts";
+import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import { s3Client } from "../../lib/aws/s3.ts";
+import { type Clock, systemClock } from "../../lib/clock.ts";
+import { createCallLog } from "../../sim/data/call-log.ts";
+import { mysqlOptions, requireEnv, uniqueName } from "./env.ts";
+
+/**
+ * Everything one export test owns: a MariaDB database with a generated call log, a DynamoDB state table, a bucket
+ * and a spec file pointing at them. `cleanup` removes all of it.
+ */
+export interface ExportFixture {
+  name: string;
+  database: string;
+  tableName: string;
+  bucket: string;
+  dir: string;
+  specFile: string;
+  spec: ExportSpec;
+  store: DynamoJobStore;
+  s3: ReturnType<typeof s3Client>;
+  ddb: ReturnType<typeof dynamoClient>;
+  conn: mysql.Connection;
+  cleanup(): Promise<void>;
+}
+
+export async function exportFixture(opts: {
+  rows: number;
+  format?: "parquet" | "ndjson" | "csv";
+  chunkRows?: number;
+  targetRows?: number;
+  clock?: Clock;
+}): Promise<ExportFixture> {
+  const name = uniqueName("t").replace(/-/g, "");
+  const database = `sf_${name}`;
+  const tableName = `state-${name}`;
+  const bucket = `b-${name}`.toLowerCase();
+  const conn = await mysql.createConnection(mysqlOptions());
+  await createCallLog(conn, { database, rows: opts.rows });
+  const ddb = dynamoClient();
+  await createStateTable(ddb, tableName);
+  const s3 = s3Client();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const dir = mkdtempSync(join(tmpdir(), "spotferry-export-"));
+  const input = {
+    kind: "Export",
+    name: `e-${name}`.slice(0, 60),
+    pool: `pool-${name}`,
+    source: {
+      host: requireEnv("SPOTFERRY_MYSQL_HOST"),
+      port: Number(requireEnv("SPOTFERRY_MYSQL_PORT")),
+      user: requireEnv("SPOTFERRY_MYSQL_USER"),
+      password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
+      database,
+      table: "call_log",
+    },
+    destination: {
+      bucket,
+      prefix: "out/",
+      format: opts.format ?? "ndjson",
+      chunk: { maxRows: opts.chunkRows ?? 10_000 },
+    },
+    partitioning: { targetRows: opts.targetRows ?? 20_000 },
+    retry: { maxAttempts: 3, backoff: "1s" },
+  };
+  const specFile = join(dir, "export.json");
+  writeFileSync(specFile, JSON.stringify(input));
+  const store = new DynamoJobStore({ client: ddb, tableName, clock: opts.clock ?? systemClock });
+  return {
+    name,
+    database,
+    tableName,
+    bucket,
+    dir,
+    specFile,
+    spec: exportSpec.parse(input),
+    store,
+    s3,
+    ddb,
+    conn,
+    async cleanup() {
+      for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
+        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      }
+      await abortUploads(s3, bucket, "");
+      await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
+      await deleteStateTable(ddb, tableName).catch(() => {});
+      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      await conn.end();
+      ddb.destroy();
+      s3.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
