@@ -7,8 +7,11 @@ import { join } from "node:path";
 import { ensureNodeModules, root, spotferry } from "./common.mjs";
 
 ensureNodeModules();
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-const passthrough = process.argv.slice(2).filter((a) => a.startsWith("--"));
+// Bench names first, then flags for the benches: `npm run bench -- agent-export --rows 3000000`.
+const args = process.argv.slice(2);
+const firstFlag = args.findIndex((a) => a.startsWith("--"));
+const wanted = firstFlag < 0 ? args : args.slice(0, firstFlag);
+const passthrough = firstFlag < 0 ? [] : args.slice(firstFlag);
 const up = spotferry(["local", "up"], { capture: true });
 if (up.status !== 0) process.exit(up.status ?? 1);
 const env = { ...process.env };
