@@ -111,10 +111,23 @@ export class Agent {
     // The state is read at every claim (not cached) so a cancelled export stops being worked on at once.
     const current = await store.getExport(lease.exportId);
     if (current?.state !== "RUNNING") {
-      await store.release(lease, { detail: `export is ${current?.state ?? "gone"}` });
+      // Parked, not re-queued: otherwise the partition would bounce between claimers for ever.
+      await store.release(lease, { park: true, detail: `export is ${current?.state ?? "gone"}` });
       return "released";
     }
-    const { record, source } = await this.sourceFor(lease.exportId);
+    let opened: { record: ExportRecord; source: MysqlSource };
+    try {
+      opened = await this.sourceFor(lease.exportId);
+    } catch (err) {
+      // Counted as an attempt, so a source that cannot be opened (bad password, dropped table) ends QUARANTINED
+      // with its reason instead of cycling through leases forever.
+      const spec = current.spec;
+      const error = `opening the source of export ${lease.exportId}: ${describeError(err)}`;
+      this.log(error);
+      await store.fail(lease, { error: error.slice(0, 1000), maxAttempts: spec.retry.maxAttempts, backoffMs: spec.retry.backoff * 1000 });
+      return "failed";
+    }
+    const { record, source } = opened;
     const outcome = await runPartition(
       {
         store,

@@ -53,17 +53,31 @@ export async function runPartition(ctx: PartitionContext, claimed: Lease): Promi
   const open = (l: Lease) =>
     source.read({ lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: exp.highWatermark }, { signal: fence.signal });
   let reader: RangeReader = open(lease);
-  const columns = await source.columns();
+  let columns: Awaited<ReturnType<MysqlSource["columns"]>> = [];
   const prefix = exportPrefix(spec.destination.prefix, exp.exportId);
   const { maxRows, maxBytes } = spec.destination.chunk;
   let carry: Row[] | null = null;
+  let boundary = false;
   try {
+    columns = await source.columns();
     for (;;) {
       const stop = ctx.stop();
       if (stop) {
         await store.release(lease, { interrupted: stop.interrupted, detail: stop.reason });
         return "released";
       }
+      // At every chunk boundary after the first (the claim just checked), re-read the export: a cancelled export
+      // stops here, with everything so far committed, and its partition is parked off the claim queue. One
+      // GetItem per chunk is small next to the chunk's own transaction.
+      if (boundary) {
+        const state = (await store.getExport(exp.exportId))?.state ?? "gone";
+        if (state !== "RUNNING") {
+          ctx.log(`${what}: export is ${state}; stopping after chunk ${lease.chunks}`);
+          await store.release(lease, { park: true, detail: `export is ${state}` });
+          return "released";
+        }
+      }
+      boundary = true;
       const first = carry ?? (await reader.next());
       carry = null;
       if (!first) {

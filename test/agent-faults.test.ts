@@ -121,6 +121,32 @@ describe("agent faults", { concurrency: false }, () => {
     assert.deepEqual([report.missing, report.duplicated, report.mismatched.length], [0, 0, 0]);
     assert.equal(report.rows, 60_000);
   });
+  test("a source that cannot be opened is retried with backoff, then quarantined with its reason", async () => {
+    const conn = await openSource(fx.spec.source);
+    const p = await planExport(fx.spec, { conn, clock: systemClock });
+    await conn.end();
+    process.env.SPOTFERRY_TEST_WRONG_PASSWORD = "not-the-password";
+    const bad = structuredClone(fx.spec);
+    bad.name = `${fx.spec.name.slice(0, 50)}-bad`;
+    bad.pool = `${fx.spec.pool}-bad`;
+    bad.source.password = { env: "SPOTFERRY_TEST_WRONG_PASSWORD" };
+    bad.retry = { maxAttempts: 2, backoff: 0 };
+    const created = await fx.store.createExport(toNewExport(exportIdFor(bad), bad, p));
+    const agent = new Agent({
+      store: fx.store,
+      s3: fx.s3,
+      clock: systemClock,
+      settings: { ...settings("unlucky"), pool: bad.pool },
+      log: () => {},
+    });
+    const summary = await agent.run();
+    assert.equal(summary.outcomes.completed, 0);
+    const progress = await fx.store.progress(created.export.exportId);
+    assert.equal(progress.byState.QUARANTINED.partitions, progress.total.partitions, "every partition quarantined");
+    const first = await fx.store.getPartition(created.export.exportId, 0);
+    assert.equal(first?.attempts, 2);
+    assert.match(first?.lastError ?? "", /opening the source .*Access denied/);
+  });
 });
 
 describe("interruption notice", { concurrency: false }, () => {
