@@ -6,10 +6,13 @@ import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Installs the npm dependencies when a fresh clone has none (npm ci when a lockfile exists). */
+/**
+ * Installs the npm dependencies when a fresh clone has none. `npm install` (not `npm ci`) installs the locked versions:
+ * see .ci/run for why `npm ci` refuses this lockfile on these machines.
+ */
 export function ensureNodeModules() {
   if (existsSync(join(root, "node_modules", "tsx")) && existsSync(join(root, "node_modules", "@aws-sdk", "client-s3"))) return;
-  const cmd = existsSync(join(root, "package-lock.json")) ? "ci" : "install";
+  const cmd = "install";
   process.stderr.write(`installing npm dependencies (npm ${cmd})\n`);
   const r = spawnSync("npm", [cmd, "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
