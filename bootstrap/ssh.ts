@@ -65,8 +65,16 @@ export class NodeSession {
     const client = new Client();
     let presented: string | undefined;
     return new Promise((resolve, reject) => {
-      client.once("ready", () => resolve(new NodeSession(client, name)));
-      client.once("error", (err) => {
+      let settled = false;
+      client.once("ready", () => {
+        settled = true;
+        resolve(new NodeSession(client, name));
+      });
+      // Always listening: ssh2 can report more than one error (and errors after the handshake when the node dies);
+      // an unheard one would crash the process. After the handshake, running commands see the closed channel.
+      client.on("error", (err) => {
+        if (settled) return;
+        settled = true;
         client.end();
         if (presented && presented !== target.hostKey.sha256) {
           reject(
