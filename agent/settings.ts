@@ -22,6 +22,7 @@ export interface AgentFlags {
   lease?: string;
   heartbeat?: string;
   imds?: string | false;
+  imdsPoll?: string;
   concurrency?: string;
 }
 
@@ -37,7 +38,8 @@ export function addAgentRunOptions(cmd: Command): Command {
     .option("--heartbeat <duration>", "lease heartbeat interval")
     .option("--concurrency <n>", "partitions worked on at once")
     .option("--imds <url>", "instance metadata endpoint (default $AWS_EC2_METADATA_SERVICE_ENDPOINT)")
-    .option("--no-imds", "do not watch instance metadata (local mode)");
+    .option("--no-imds", "do not watch instance metadata (local mode)")
+    .option("--imds-poll <duration>", "how often to poll IMDS for spot notices (default 5s)");
 }
 
 /** Settings from an optional file, overridden by flags, then by SPOTFERRY_* variables the bootstrap writes. */
@@ -54,6 +56,7 @@ export async function resolveAgentSettings(flags: AgentFlags) {
   set("idleExitAfter", flags.idleExit);
   set("partitionLease", flags.lease);
   set("heartbeatInterval", flags.heartbeat);
+  set("imdsPollInterval", flags.imdsPoll);
   set("concurrency", flags.concurrency, true);
   if (typeof flags.imds === "string") merged.imdsEndpoint = flags.imds;
   return validateConfig(

@@ -7,6 +7,7 @@ import { column, describeTable, filterSql } from "../controller/planner/schema.t
 import { openSource, resolvePassword } from "../controller/planner/source.ts";
 import type { Clock } from "../lib/clock.ts";
 import { type ColumnSpec, columnsFromFields, MYSQL_SOURCE_OPTIONS, type MysqlField, type Row, SESSION_INIT_SQL } from "./encode/index.ts";
+import { Enricher, type ResolvedEnrichment, resolveEnrichment } from "./enrich.ts";
 
 /**
  * The agent's source: one small mysql2 pool per agent (never a connection per query), reading a partition's range in
@@ -22,6 +23,8 @@ export interface SourceDeps {
   filter: Fragment | null;
   clock: Clock;
   env?: Record<string, string | undefined>;
+  /** Lookups that add columns after the exported ones (agent/enrich.ts); validated by resolveEnrichment. */
+  enrich?: ResolvedEnrichment[];
 }
 
 export interface RangeRequest {
@@ -52,7 +55,11 @@ export class MysqlSource {
   readonly pool: Pool;
   private readonly select: string;
   private readonly keyWidth: number;
+  /** Index of the first key column in a row: after the exported and the enrichment columns. */
+  private readonly keyOffset: number;
   private columnSpecs: ColumnSpec[] | null = null;
+  /** Fills enrichment columns into each batch before it is handed out; null without `enrich`. */
+  readonly enricher: Enricher | null;
 
   constructor(private readonly deps: SourceDeps) {
     const s = deps.spec;
@@ -71,18 +78,34 @@ export class MysqlSource {
     // Every session reads TIMESTAMP in UTC; DATETIME is zone-less and unaffected.
     this.pool.on("connection", (conn) => conn.query(SESSION_INIT_SQL));
     const table = `${quoteIdent(s.database)}.${quoteIdent(s.table)}`;
-    this.select = `SELECT ${deps.columns.map(quoteIdent).join(", ")}, ${selectKey(deps.keyColumns)} FROM ${table}`;
+    // Row layout: exported columns, one NULL slot per enrichment column (filled by the Enricher in place, so the
+    // encoder sees a plain row), the key's text, then any enrichment key column that is not exported.
+    const lookups = deps.enrich ?? [];
+    const slots = lookups.reduce((a, l) => a + l.columns.length, 0);
+    const hidden = [...new Set(lookups.map((l) => l.local).filter((c) => !deps.columns.includes(c)))];
     this.keyWidth = deps.keyColumns.length;
+    this.keyOffset = deps.columns.length + slots;
+    const at = (c: string) => (deps.columns.includes(c) ? deps.columns.indexOf(c) : this.keyOffset + this.keyWidth + hidden.indexOf(c));
+    this.enricher = lookups.length
+      ? new Enricher(this.pool, lookups, { offset: deps.columns.length, localIndex: lookups.map((l) => at(l.local)) })
+      : null;
+    const list = [
+      ...deps.columns.map(quoteIdent),
+      ...Array.from({ length: slots }, () => "NULL"),
+      selectKey(deps.keyColumns),
+      ...hidden.map(quoteIdent),
+    ];
+    this.select = `SELECT ${list.join(", ")} FROM ${table}`;
   }
 
-  /** Number of exported columns; each row carries the key's text after them. */
+  /** Number of output columns (exported + enrichment); each row carries the key's text after them. */
   get width(): number {
-    return this.deps.columns.length;
+    return this.keyOffset;
   }
 
   keyOf(row: Row): SourceKey {
     const key: string[] = new Array(this.keyWidth);
-    for (let i = 0; i < this.keyWidth; i++) key[i] = String(row[this.deps.columns.length + i]);
+    for (let i = 0; i < this.keyWidth; i++) key[i] = String(row[this.keyOffset + i]);
     return key;
   }
 
@@ -90,7 +113,8 @@ export class MysqlSource {
   async columns(): Promise<ColumnSpec[]> {
     if (this.columnSpecs) return this.columnSpecs;
     const [, fields] = await this.pool.promise().query({ sql: `${this.select} LIMIT 0`, rowsAsArray: true });
-    this.columnSpecs = columnsFromFields((fields as unknown as MysqlField[]).slice(0, this.deps.columns.length));
+    const base = columnsFromFields((fields as unknown as MysqlField[]).slice(0, this.deps.columns.length));
+    this.columnSpecs = this.enricher ? [...base, ...(await this.enricher.columns())] : base;
     return this.columnSpecs;
   }
 
@@ -167,6 +191,7 @@ export class RangeReader {
       const batch = this.ready.shift();
       if (batch) {
         if (this.ready.length === 0) this.stream?.resume();
+        if (this.source.enricher) await this.source.enricher.fill(batch);
         await this.throttle(batch.length);
         this.rows += batch.length;
         this.lastDelivered = this.source.keyOf(batch[batch.length - 1] as Row);
@@ -279,7 +304,12 @@ export class RangeReader {
 export async function openExportSource(record: ExportRecord, clock: Clock, env?: Record<string, string | undefined>): Promise<MysqlSource> {
   const spec = record.spec.source;
   const conn = await openSource(spec, env);
-  const info = await describeTable(conn, spec.database, spec.table).finally(() => conn.end());
-  const columns = (spec.columns ?? info.columns.map((c) => c.name)).map((w, i) => column(info, w, `source.columns[${i}]`).name);
-  return new MysqlSource({ spec, keyColumns: record.keyColumns, columns, filter: filterSql(info, spec.filter), clock, env });
+  try {
+    const info = await describeTable(conn, spec.database, spec.table);
+    const columns = (spec.columns ?? info.columns.map((c) => c.name)).map((w, i) => column(info, w, `source.columns[${i}]`).name);
+    const enrich = record.spec.enrich?.length ? await resolveEnrichment(conn, record.spec, info, columns) : undefined;
+    return new MysqlSource({ spec, keyColumns: record.keyColumns, columns, filter: filterSql(info, spec.filter), clock, env, enrich });
+  } finally {
+    await conn.end();
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { enrichSpec, incrementalSpec, qualityRule, schemaDriftPolicy } from "./incremental-spec.ts";
 import { secretRef } from "./secret.ts";
 import { durationSeconds, identifier, sizeBytes } from "./units.ts";
 
@@ -93,8 +94,21 @@ export const exportSpec = z
       .object({ maxAttempts: z.number().int().min(1).max(100).default(5), backoff: durationSeconds.default(30) })
       .strict()
       .default({ maxAttempts: 5, backoff: 30 }),
+    /** Recurring runs over a watermark column (`spotferry schedule run`); see config/incremental-spec.ts. */
+    incremental: incrementalSpec.optional(),
+    /** What a schedule does when the source's columns change between runs (default evolve). */
+    schemaDrift: schemaDriftPolicy.optional(),
+    /** Data-quality rules checked on every run before its manifest is committed. */
+    quality: z.array(qualityRule).max(100).optional(),
+    /** Columns added by batched key lookups in other tables. */
+    enrich: z.array(enrichSpec).max(8).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    // The agent streams a range on one pooled connection and looks keys up on another: one connection would deadlock.
+    if (s.enrich?.length && s.source.maxConnections < 2)
+      ctx.addIssue({ code: "custom", path: ["source", "maxConnections"], message: "must be at least 2 when enrich is used" });
+  });
 
 export type ExportSpec = z.infer<typeof exportSpec>;
 export type ExportSpecInput = z.input<typeof exportSpec>;

@@ -19,6 +19,31 @@ export const controllerSettings = z
     heartbeatTimeout: durationSeconds.default(90),
     /** Tagged instances with no node record are terminated once this old (a launch whose record was never written). */
     orphanGrace: durationSeconds.default(120),
+    /**
+     * Lifetime of the presigned bundle URL rendered into user-data. The launch template is re-rendered at half of it,
+     * so a node launched from it always fetches with a live URL. SigV4 allows at most 7 days (less with role credentials).
+     */
+    bundleUrlLifetime: durationSeconds.default(3600),
+    /**
+     * Non-secret environment rendered into every node's agent.env (e.g. endpoint URLs of a private S3 or DynamoDB).
+     * Names that look like secrets are refused at render time; credentials come from the node role.
+     */
+    nodeEnv: z.record(z.string(), z.string()).default({}),
+    /** Agent timings rendered into the nodes' command line; unset ones keep the agent's defaults (AgentSettings). */
+    nodeAgent: z
+      .object({
+        partitionLease: durationSeconds.optional(),
+        heartbeatInterval: durationSeconds.optional(),
+        idleExitAfter: durationSeconds.optional(),
+        imdsPollInterval: durationSeconds.optional(),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Splitting: a leased partition is split for idle nodes only when its estimated remainder is at least this many
+     * rows (and at least four chunks), so a split never costs more than it saves.
+     */
+    splitMinRows: z.number().int().min(1).default(50_000),
     metricsNamespace: z.string().default("spotferry"),
     http: z
       .string()

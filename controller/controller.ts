@@ -9,6 +9,7 @@ import { createMetricsReconciler } from "./reconcilers/metrics.ts";
 import { provisioning } from "./reconcilers/provisioning.ts";
 import { rotation } from "./reconcilers/rotation.ts";
 import { scaleDown } from "./reconcilers/scale-down.ts";
+import { splitting } from "./reconcilers/splitting.ts";
 import type { LeaderLease } from "./store/fleet-store.ts";
 
 export interface NamedReconciler {
@@ -18,7 +19,9 @@ export interface NamedReconciler {
 
 /**
  * The reconcilers in the order one pass runs them: free lost work first (reaping, interruption, drains), then decide
- * capacity (rotation marks retirees before provisioning counts), then trim, finish and report.
+ * capacity (rotation marks retirees before provisioning counts; splitting creates work for idle nodes before
+ * provisioning and scale-down count it, so an idle node gets a split instead of being drained), then trim, finish
+ * and report.
  */
 export function defaultReconcilers(): NamedReconciler[] {
   return [
@@ -26,6 +29,7 @@ export function defaultReconcilers(): NamedReconciler[] {
     { name: "interruption", run: interruption },
     { name: "draining", run: draining },
     { name: "rotation", run: rotation },
+    { name: "splitting", run: splitting },
     { name: "provisioning", run: provisioning },
     { name: "scale-down", run: scaleDown },
     { name: "finalizing", run: finalizing },

@@ -45,6 +45,8 @@ describe("config validation", () => {
     assert.deepEqual(pool.instanceTypes[3], { type: "m6i.xlarge", weight: 2 });
     await loadConfigFile(join(examples, "controller.yaml"));
     await loadConfigFile(join(examples, "agent.yaml"));
+    const inc = await loadConfigFile(join(examples, "call-log-incremental.yaml"), "Export");
+    assert.deepEqual([inc.incremental?.mode, inc.incremental?.every, inc.incremental?.safetyLag], ["updated-at", 300, 30]);
   });
 
   test("an unknown enum value names the path, the choices and the value", () => {

@@ -36,12 +36,12 @@ describe("planner", () => {
   };
 
   /** Actual rows per partition, counted through the same range predicates an agent uses. */
-  async function counts(table: string, plan: ExportPlan): Promise<number[]> {
+  async function counts(table: string, plan: ExportPlan, filter = "1=1"): Promise<number[]> {
     const out: number[] = [];
     for (const p of plan.partitions) {
       const where = rangePredicate(plan.keyColumns, { lo: p.lo, hi: p.hi, highWatermark: plan.highWatermark });
       const rows = await queryText(conn, {
-        sql: `SELECT COUNT(*) FROM ${quoteIdent(db.name)}.${quoteIdent(table)} WHERE ${where.sql}`,
+        sql: `SELECT COUNT(*) FROM ${quoteIdent(db.name)}.${quoteIdent(table)} WHERE ${where.sql} AND ${filter}`,
         params: where.params,
       });
       out.push(Number(rows[0]?.[0]));
@@ -207,6 +207,47 @@ describe("planner", () => {
     await assert.rejects(planExport(spec("fkey"), { conn, clock: systemClock }), /floating-point/);
     await assert.rejects(planExport(spec("gaps", { columns: ["id", "nope"] }), { conn, clock: systemClock }), /source\.columns\[1\]/);
     await assert.rejects(planExport(spec("missing"), { conn, clock: systemClock }), /not found/);
+  });
+
+  test("an indexed filter over at most targetRows rows plans one partition without walking the key index", async () => {
+    await conn.query(
+      "CREATE TABLE stamped (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, at DATETIME(6) NOT NULL, v INT NOT NULL, KEY at_idx (at)) ENGINE=InnoDB",
+    );
+    await conn.query("INSERT INTO stamped SELECT seq * 3, '2025-01-01' + INTERVAL seq SECOND, seq % 7 FROM seq_1_to_60000");
+    const range = (lo: string, hi: string, column = "at") => [
+      { column, op: ">", value: lo },
+      { column, op: "<=", value: hi },
+    ];
+    // 500 rows (ids 3 * 40001 .. 3 * 40500), the shape of an incremental run's watermark range.
+    const small = await planExport(spec("stamped", { filter: range("2025-01-01 11:06:40", "2025-01-01 11:15:00") }), {
+      conn,
+      clock: systemClock,
+    });
+    assert.equal(small.partitions.length, 1);
+    assert.equal(small.dives, 0, "a capped count and MIN/MAX only: no dive through the key index");
+    assert.deepEqual([small.lowKey, small.highWatermark, small.rows], [["120003"], ["121500"], 500]);
+    assert.deepEqual(await counts("stamped", small, "at > '2025-01-01 11:06:40' AND at <= '2025-01-01 11:15:00'"), [500]);
+    // The same range on an unindexed column is walked as before (the capped count could scan the table).
+    const walked = await planExport(spec("stamped", { filter: [{ column: "v", op: "=", value: "3" }] }), { conn, clock: systemClock });
+    assert.deepEqual([walked.partitions.length, walked.rows], [1, 8572]);
+    assert.ok(walked.dives > 0);
+    // More rows than targetRows: the walk cuts them as usual.
+    const big = await planExport(spec("stamped", { filter: range("2025-01-01 00:00:00", "2025-01-01 08:00:00") }), {
+      conn,
+      clock: systemClock,
+    });
+    assert.deepEqual(await counts("stamped", big, "at <= '2025-01-01 08:00:00'"), [10_000, 10_000, 8_800]);
+    // A composite key whose leading column is filtered: edges ordered as tuples.
+    const tenants = [
+      { column: "tenant", op: ">=", value: "500" },
+      { column: "tenant", op: "<", value: "510" },
+    ];
+    const comp = await planExport(spec("calls", { filter: tenants }), { conn, clock: systemClock });
+    assert.equal(comp.partitions.length, 1);
+    assert.equal(comp.dives, 0);
+    assert.equal(comp.lowKey?.[0], "500");
+    assert.equal(comp.highWatermark?.[0], "509");
+    assert.deepEqual(await counts("calls", comp, "tenant BETWEEN 500 AND 509"), [200]);
   });
 
   test("an empty table plans no partitions", async () => {

@@ -10,11 +10,13 @@ import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { systemClock } from "../../lib/clock.ts";
-import { UserError } from "../../lib/errors.ts";
+import { ExitCode, UserError } from "../../lib/errors.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
 import { Controller } from "../controller.ts";
 import { finalizeExport } from "../finalize/finalize.ts";
+import { bootstrapTemplateSource } from "../node-templates.ts";
 import { staticTemplateSource, type TemplateSource } from "../reconcilers/context.ts";
+import { MysqlSplitFinder } from "../split-points.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
 import { DynamoJobStore } from "../store/dynamo-job-store.ts";
 import { printJson, runCommand } from "./run.ts";
@@ -33,17 +35,24 @@ function fleetStore(settings: ControllerSettings) {
 }
 
 /**
- * The launch template source. bootstrap/ renders the real user-data (agent bundle via a presigned URL); until the
- * controller is wired to it, `--user-data FILE` (or SPOTFERRY_USER_DATA) gives a fixed script.
+ * The launch template source: bootstrap/ renders the user-data (agent bundle published to the artifact bucket and
+ * fetched through a presigned URL, re-rendered at half its lifetime; controller/node-templates.ts). `--user-data FILE`
+ * (or SPOTFERRY_USER_DATA) replaces it with a fixed script, for plain hosts and experiments.
  */
-async function templateSource(userDataFile: string | undefined): Promise<TemplateSource> {
+async function templateSource(
+  userDataFile: string | undefined,
+  settings: ControllerSettings,
+  s3: ReturnType<typeof s3Client>,
+): Promise<TemplateSource> {
   const file = userDataFile ?? process.env.SPOTFERRY_USER_DATA;
-  if (!file) {
-    throw new UserError("no user-data for the nodes: pass --user-data FILE (bootstrap/ rendering is not wired into the controller yet)", {
-      exitCode: 2,
-    });
+  if (file) return staticTemplateSource(await readFile(file, "utf8"));
+  if (!settings.artifactBucket) {
+    throw new UserError(
+      "no artifact bucket for the agent bundle: set artifactBucket in the ControllerSettings file (--config), or pass --user-data FILE",
+      { exitCode: ExitCode.usage },
+    );
   }
-  return staticTemplateSource(await readFile(file, "utf8"));
+  return bootstrapTemplateSource({ s3, clock: systemClock, settings, region: process.env.AWS_REGION ?? "us-east-1", log });
 }
 
 interface RunFlags {
@@ -64,7 +73,7 @@ export function registerControllerCommands(program: Command): void {
     .option("--once", "one pass of every reconciler, then exit (cron / Lambda style)")
     .option("--config <file>", "controller settings (kind: ControllerSettings)")
     .option("--state-table <name>", "state table (default: settings, then $SPOTFERRY_STATE_TABLE)")
-    .option("--user-data <file>", "shell script the nodes run at boot (default $SPOTFERRY_USER_DATA)")
+    .option("--user-data <file>", "fixed shell script for the nodes instead of the rendered bootstrap ($SPOTFERRY_USER_DATA)")
     .option("--owner <id>", "this replica's id in the leader lease (default host:pid:random)")
     .option("--json", "with --once: print what ran as JSON")
     .action((flags: RunFlags) =>
@@ -80,20 +89,27 @@ export function registerControllerCommands(program: Command): void {
           if (!record) throw new Error(`export ${exportId} not found`);
           const source = await openExportSource(record, systemClock);
           try {
-            await finalizeExport({ store: jobs, s3, clock: systemClock, schema: () => source.columns(), log }, exportId);
+            const r = await finalizeExport({ store: jobs, s3, clock: systemClock, schema: () => source.columns(), log }, exportId);
+            log(
+              `finalized export ${exportId}: ${r.rows} rows in ${r.chunks} objects; ${r.orphansDeleted} orphan objects deleted, ` +
+                `${r.uploadsAborted} uploads aborted`,
+            );
           } finally {
             await source.close();
           }
         };
+        const templates = await templateSource(flags.userData, settings, s3);
+        const splitter = new MysqlSplitFinder();
         const ctrl = new Controller({
           clock: systemClock,
           cloud: new Ec2Provider({ ec2 }),
           fleet,
           jobs,
           settings,
-          templates: await templateSource(flags.userData),
+          templates,
           finalize,
           cloudwatch,
+          splitter,
           owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
           log,
         });
@@ -108,6 +124,7 @@ export function registerControllerCommands(program: Command): void {
           for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
           await ctrl.run(stop.signal);
         } finally {
+          await splitter.close();
           for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
         }
       }),

@@ -5,11 +5,14 @@ import type { ExportRecord, PartitionRecord, PartitionState, SourceKey } from ".
 import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { cliClock } from "../oncall/format.ts";
+import { fractionDone } from "../oncall/status.ts";
 import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
 import { openSource } from "../planner/source.ts";
 import { DynamoJobStore } from "../store/dynamo-job-store.ts";
 import { ensureStateTable } from "../store/dynamo-table.ts";
 import type { ExportProgress } from "../store/job-store.ts";
+import { histogram, renderHistogram } from "./oncall-render.ts";
 import { printJson, runCommand } from "./run.ts";
 
 const STATES: PartitionState[] = ["LEASED", "PENDING", "QUARANTINED", "DONE"];
@@ -103,8 +106,10 @@ export function registerExportCommands(program: Command): void {
           });
           if (!record) throw new UserError(`export ${id} not found`);
           const [progress, partitions] = await Promise.all([store.progress(id), allPartitions(store, id, state)]);
-          if (opts.json) return printJson({ export: record, progress, partitions });
-          printShow(record, progress, partitions, limit);
+          // The histogram is over every partition, whatever --state selects.
+          const fractions = (state ? await allPartitions(store, id) : partitions).map(fractionDone);
+          if (opts.json) return printJson({ export: record, progress, histogram: histogram(fractions), partitions });
+          printShow(record, progress, partitions, limit, fractions);
         } finally {
           client.destroy();
         }
@@ -156,7 +161,13 @@ function report(
   if (plan) out.write(`  planned in ${(plan.elapsedMs / 1000).toFixed(1)} s with ${n(plan.dives)} index dives\n`);
 }
 
-function printShow(record: ExportRecord, progress: ExportProgress, partitions: PartitionRecord[], limit: number): void {
+function printShow(
+  record: ExportRecord,
+  progress: ExportProgress,
+  partitions: PartitionRecord[],
+  limit: number,
+  fractions: number[],
+): void {
   const out = process.stdout;
   const src = record.spec.source;
   const dst = record.spec.destination;
@@ -177,10 +188,11 @@ function printShow(record: ExportRecord, progress: ExportProgress, partitions: P
   out.write(`${summary.toString()}\n`);
   const owners = Object.entries(progress.owners);
   if (owners.length > 0) out.write(`  leased by: ${owners.map(([o, c]) => `${o} (${c})`).join(", ")}\n`);
+  out.write(`\npartitions by progress (rows committed / planned rows)\n${renderHistogram(fractions)}`);
 
   const ordered = STATES.flatMap((s) => partitions.filter((p) => p.state === s));
   if (ordered.length === 0 || limit === 0) return;
-  const now = Date.now();
+  const now = cliClock().now();
   const table = new Table({
     head: ["#", "state", "owner", "epoch", "lease", "lo", "hi", "cursor", "rows", "chunks", "tries", "last error"],
     style: { head: [], border: [] },

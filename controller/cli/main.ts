@@ -1,12 +1,17 @@
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../../lib/errors.ts";
+import { registerActionCommands } from "./action-commands.ts";
 import { registerAgentCommands } from "./agent-commands.ts";
 import { registerConfigCommands } from "./config-commands.ts";
 import { registerControllerCommands } from "./controller-commands.ts";
 import { registerDemoCommands } from "./demo-commands.ts";
 import { registerExportCommands } from "./export-commands.ts";
 import { registerExportRunCommands } from "./export-run-commands.ts";
+import { registerInspectCommands } from "./inspect-commands.ts";
 import { registerLocalCommands } from "./local-commands.ts";
+import { registerOncallCommands } from "./oncall-commands.ts";
+import { registerScheduleCommands } from "./schedule-commands.ts";
+import { registerServeCommands } from "./serve-commands.ts";
 import { registerSimCommands } from "./sim-commands.ts";
 
 /** Builds the `spotferry` program. Each concern registers its own subcommands. */
@@ -23,6 +28,12 @@ export function buildProgram(): Command {
   registerDemoCommands(program);
   registerSimCommands(program);
   registerControllerCommands(program);
+  registerScheduleCommands(program);
+  // On call: read views first, then actions, then the status page.
+  registerOncallCommands(program);
+  registerInspectCommands(program);
+  registerActionCommands(program);
+  registerServeCommands(program);
   return program;
 }
 

@@ -65,10 +65,17 @@ export class Ec2Provider implements CloudProvider {
       SecurityGroupIds: input.securityGroupIds?.length ? input.securityGroupIds : undefined,
       IamInstanceProfile: input.instanceProfileArn ? { Arn: input.instanceProfileArn } : undefined,
       KeyName: input.keyName,
-      // IMDSv2 only; instance tags readable from IMDS so a node can learn its pool without any secret in user-data.
-      MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", InstanceMetadataTags: "enabled" },
+      // IMDSv2 only (hop limit 1 keeps the token away from containers); instance tags readable from IMDS so a node
+      // can learn its pool without any secret in user-data. A node that powers itself off is gone, never stopped.
+      MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 1, InstanceMetadataTags: "enabled" },
+      InstanceInitiatedShutdownBehavior: "terminate",
       TagSpecifications:
-        input.tags && Object.keys(input.tags).length ? [{ ResourceType: "instance", Tags: toTags(input.tags) }] : undefined,
+        input.tags && Object.keys(input.tags).length
+          ? [
+              { ResourceType: "instance", Tags: toTags(input.tags) },
+              { ResourceType: "volume", Tags: toTags(input.tags) },
+            ]
+          : undefined,
     };
     // The digest rides in the version description, so "is the latest version already this?" needs no data diff.
     const digest = createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 32);

@@ -28,7 +28,16 @@ export interface FinalizeDeps {
   /** The exported columns' types (from the source's field metadata), recorded as the manifest's schema. */
   schema: () => Promise<ColumnSpec[]>;
   log?: (line: string) => void;
+  /**
+   * Called with the complete manifest before anything is written: returns a section to add to it (a schedule's run:
+   * watermark, drift, quality). Throwing FinalizeRejected fails the export (nothing is committed); any other error
+   * leaves it FINALIZING, so finalizing can be re-run.
+   */
+  annotate?: (manifest: Manifest) => Promise<Manifest["run"]>;
 }
+
+/** The export must not be committed (e.g. a failing data-quality rule); it is marked FAILED with this message. */
+export class FinalizeRejected extends Error {}
 
 export interface FinalizeResult {
   manifestKey: string;
@@ -82,6 +91,15 @@ export async function finalizeExport(deps: FinalizeDeps, exportId: string): Prom
     throw new FinalizeError(`finalizing export ${exportId}: ${error}`);
   }
 
+  if (deps.annotate) {
+    try {
+      manifest.run = await deps.annotate(manifest);
+    } catch (err) {
+      if (!(err instanceof FinalizeRejected)) throw err;
+      await store.setExportState(exportId, { from: ["FINALIZING"], to: "FAILED", error: err.message.slice(0, 1000) });
+      throw err;
+    }
+  }
   const body = JSON.stringify(manifest);
   const mKey = manifestKey(prefix);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: mKey, Body: body, ContentType: "application/json" }));

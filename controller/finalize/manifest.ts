@@ -43,6 +43,8 @@ export interface Manifest {
   schema: ColumnSpec[];
   totals: { partitions: number; chunks: number; rows: number; bytes: number };
   partitions: ManifestPartition[];
+  /** Present when the export is one run of an incremental schedule (controller/schedule/run-manifest.ts). */
+  run?: Record<string, unknown>;
 }
 
 export const manifestKey = (exportPrefix: string) => `${exportPrefix}_manifest.json`;

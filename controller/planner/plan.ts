@@ -7,6 +7,7 @@ import type { NewExport, PlannedPartition } from "../store/job-store.ts";
 import { walkBoundaries } from "./boundaries.ts";
 import { chooseKey } from "./key-discovery.ts";
 import { column, describeTable, filterSql } from "./schema.ts";
+import { singlePartitionScope } from "./small-scope.ts";
 
 export interface ExportPlan {
   keyColumns: KeyColumn[];
@@ -30,7 +31,8 @@ export interface PlannerDeps {
 
 /**
  * Plans an export: validates every identifier of the spec against information_schema, chooses the key, and cuts
- * the key space into partitions of about partitioning.targetRows rows through the key's index (boundaries.ts).
+ * the key space into partitions of about partitioning.targetRows rows through the key's index (boundaries.ts), or
+ * plans one partition without the walk when an indexed filter leaves at most targetRows rows (small-scope.ts).
  */
 export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<ExportPlan> {
   const started = deps.clock.now();
@@ -45,13 +47,13 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
   const { targetRows, maxPartitions } = spec.partitioning;
   // Start from the step the estimate asks for; the walk doubles it again if the estimate was low.
   const step = Math.max(targetRows, Math.ceil(info.estimatedRows / maxPartitions));
+  const target = { database: info.database, table: info.table, index: key.index, columns: key.columns, filter };
   let walk: Awaited<ReturnType<typeof walkBoundaries>>;
   try {
-    walk = await walkBoundaries(
-      deps.conn,
-      { database: info.database, table: info.table, index: key.index, columns: key.columns, filter },
-      { step, maxPartitions, onProgress: deps.onProgress },
-    );
+    // A narrow filter (an incremental run's range) over at most one partition's rows: one partition, no walk.
+    walk =
+      (await singlePartitionScope(deps.conn, info, target, spec.source.filter, targetRows)) ??
+      (await walkBoundaries(deps.conn, target, { step, maxPartitions, onProgress: deps.onProgress }));
   } catch (cause) {
     throw new Error(`${what}: finding partition boundaries on index ${key.index}`, { cause });
   }

@@ -1,4 +1,4 @@
-import type { NodeRecord } from "../../config/records.ts";
+import type { NodeRecord, PartitionRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { isGone, SPOT_TERMINATION_REASON } from "../cloud/cloud-provider.ts";
 import { forEachPool, isoMs, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
@@ -14,6 +14,9 @@ const MISSING_GRACE_MS = 60_000;
  * - Dead: liveness is derived, not reported: a node is alive while it holds an unexpired partition lease (the agent
  *   heartbeats its leases), and heartbeatAt records the last time the controller saw that. A READY node that has held
  *   no live lease for heartbeatTimeout while claimable work waits has a dead or exited agent: it is terminated.
+ * - Noticed: its agent released its partitions with an "interrupted" ledger event (a spot notice or a rebalance
+ *   recommendation it drains on) and holds nothing now: it will not claim again, so it is replaced at once, not
+ *   when EC2 reclaims it a notice period later.
  * Either way the node is marked INTERRUPTED, its partitions are released with their cursors (fenced on the owner's
  * epoch, so a half-alive agent cannot commit afterwards) and provisioning is woken to launch the replacement now.
  * INTERRUPTED nodes become TERMINATED once the instance is gone and they hold nothing.
@@ -25,6 +28,7 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
     const view = await poolView(ctx, pool);
     const work = await poolWork(ctx, pool.pool);
     const heartbeatMs = ctx.settings.heartbeatTimeout * 1000;
+    const noticed = await nodesThatReportedNotices(ctx, work.pending);
     let newly = 0;
 
     for (const node of view.nodes) {
@@ -42,7 +46,14 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
         } else if (node.lifecycle === "READY") {
           const live = (work.byOwner.get(node.instanceId) ?? []).filter((p) => isoMs(p.leaseExpiresAt) > now);
           const seen = isoMs(node.heartbeatAt ?? node.readyAt);
-          if (live.length) {
+          if (!live.length && noticed.has(node.instanceId)) {
+            // The agent gave its work back after a spot notice (or rebalance recommendation) and stopped claiming:
+            // replace it now instead of when the cloud reclaims it (EC2 reports a notice only through EventBridge).
+            const reason = "agent released its work after a spot interruption notice";
+            await ctx.cloud.terminate([node.instanceId]);
+            n = await changeNode(ctx, node, { lifecycle: "INTERRUPTED", reason, currentPartition: null }, reason);
+            if (n) newly++;
+          } else if (live.length) {
             // Refresh heartbeatAt only now and then: one write per node per third of the timeout is plenty.
             if (Number.isNaN(seen) || now - seen > heartbeatMs / 3) {
               n = await changeNode(ctx, node, { heartbeatAt: isoAt(ctx.clock), currentPartition: partitionName(live) }, "alive");
@@ -75,6 +86,22 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
   // Replacements are launched at once, not on provisioning's own schedule.
   if (interrupted) ctx.wake("provisioning");
   return { nextRunInMs: 5_000 };
+}
+
+/**
+ * Nodes whose agent reported a spot notice: the newest ledger event of a PENDING partition that was held before
+ * (epoch > 0) is "interrupted" by that node. Only released-and-not-yet-reclaimed partitions are read, one event
+ * each, so the cost follows the number of recent hand-overs, not the size of the export.
+ */
+async function nodesThatReportedNotices(ctx: ReconcileContext, pending: readonly PartitionRecord[]): Promise<Set<string>> {
+  const nodes = new Set<string>();
+  for (const p of pending) {
+    if (p.epoch === 0) continue;
+    const { items } = await ctx.jobs.listEvents(p.exportId, p.partition, { limit: 1, newestFirst: true });
+    const last = items[0];
+    if (last?.kind === "interrupted" && last.node) nodes.add(last.node);
+  }
+  return nodes;
 }
 
 const partitionName = (ps: { exportId: string; partition: number }[]) => ps.map((p) => `${p.exportId}#${p.partition}`).join(",");

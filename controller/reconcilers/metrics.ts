@@ -1,17 +1,14 @@
 import { type MetricDatum, PutMetricDataCommand, type StandardUnit } from "@aws-sdk/client-cloudwatch";
-import type { NodeRecord } from "../../config/records.ts";
 import { nodeLifecycle, partitionState } from "../../config/records.ts";
-import { isoMs, type Reconciler } from "./context.ts";
+import { estimateExportCost, nodeCost, nodesOfExport } from "../cost.ts";
+import type { Reconciler } from "./context.ts";
 
-/** USD a node has cost so far: its price at launch times its running time (until terminated, else until now). */
-export function nodeCost(n: NodeRecord, now: number): number {
-  const end = n.terminatedAt ? isoMs(n.terminatedAt) : now;
-  return (n.price * Math.max(0, end - isoMs(n.launchedAt))) / 3_600_000;
-}
+// Cost accounting lives in controller/cost.ts (shared with the CLI); re-exported for existing importers.
+export { nodeCost } from "../cost.ts";
 
 /**
  * Metrics to CloudWatch (namespace from the settings), per export: rows and bytes exported, partitions by state,
- * estimated seconds to finish and cost so far; per pool: nodes by lifecycle, desired size, interruptions and
+ * estimated seconds to finish, cost so far and projected cost (controller/cost.ts); per pool: nodes by lifecycle, desired size, interruptions and
  * replacements (running totals), cost so far. Cost of a node is attributed to the export it was launched for.
  * The export rate behind the ETA is sampled between two runs of this reconciler (in memory: after a controller
  * restart the first run reports no ETA).
@@ -32,22 +29,22 @@ export function createMetricsReconciler(intervalMs = 60_000): Reconciler {
         Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })),
       });
 
-    const costByExport = new Map<string, number>();
+    const nodesByPool = new Map<string, Awaited<ReturnType<typeof ctx.fleet.listNodes>>>();
     for (const pool of await ctx.fleet.listPools()) {
       const nodes = await ctx.fleet.listNodes(pool.pool);
+      nodesByPool.set(pool.pool, nodes);
       const dims = { Pool: pool.pool };
       for (const lc of nodeLifecycle.options)
         put("Nodes", nodes.filter((n) => n.lifecycle === lc).length, "Count", { ...dims, Lifecycle: lc });
       put("DesiredNodes", pool.desiredSize, "Count", dims);
       put("Interruptions", pool.interruptions, "Count", dims);
       put("Replacements", pool.replacements, "Count", dims);
-      let poolCost = 0;
-      for (const n of nodes) {
-        const c = nodeCost(n, now);
-        poolCost += c;
-        if (n.exportId) costByExport.set(n.exportId, (costByExport.get(n.exportId) ?? 0) + c);
-      }
-      put("CostSoFar", poolCost, "None", dims);
+      put(
+        "CostSoFar",
+        nodes.reduce((sum, n) => sum + nodeCost(n, now), 0),
+        "None",
+        dims,
+      );
     }
 
     for (const e of await ctx.jobs.listExports({ state: "RUNNING" })) {
@@ -56,14 +53,22 @@ export function createMetricsReconciler(intervalMs = 60_000): Reconciler {
       put("RowsExported", p.total.rows, "Count", dims);
       put("BytesExported", p.total.bytes, "Bytes", dims);
       for (const s of partitionState.options) put("Partitions", p.byState[s].partitions, "Count", { ...dims, State: s });
-      put("CostSoFar", costByExport.get(e.exportId) ?? 0, "None", dims);
       const prev = samples.get(e.exportId);
       samples.set(e.exportId, { at: now, rows: p.total.rows });
-      if (prev && now > prev.at && p.total.rows > prev.rows) {
-        const rate = (p.total.rows - prev.rows) / ((now - prev.at) / 1000);
-        const remaining = Math.max(0, e.estimatedRows - p.total.rows);
-        put("EstimatedSecondsToFinish", remaining / rate, "Seconds", dims);
-      }
+      const rate = prev && now > prev.at && p.total.rows > prev.rows ? (p.total.rows - prev.rows) / ((now - prev.at) / 1000) : null;
+      const cost = estimateExportCost({
+        exportId: e.exportId,
+        nodes: nodesOfExport(nodesByPool.get(e.spec.pool) ?? [], e.exportId),
+        rowsDone: p.total.rows,
+        rowsTotal: e.estimatedRows,
+        now,
+        rowsPerSecond: rate,
+        startedAt: Date.parse(e.createdAt),
+      });
+      put("CostSoFar", cost.costSoFar, "None", dims);
+      // Only from a sampled rate: after a restart the first run reports no ETA rather than a lifetime average.
+      if (rate !== null && cost.etaSeconds !== null) put("EstimatedSecondsToFinish", cost.etaSeconds, "Seconds", dims);
+      if (rate !== null && cost.projectedTotal !== null) put("ProjectedCost", cost.projectedTotal, "None", dims);
     }
 
     for (let i = 0; i < data.length; i += 500) {

@@ -246,8 +246,9 @@ export async function setExportState(ctx: StoreContext, exportId: string, change
     {
       Key: { pk: exportPk(exportId), sk: META },
       ConditionExpression: `#st IN (${Object.keys(from).join(", ")})`,
-      UpdateExpression: `SET #st = :to, updatedAt = :now${sets.map(([k]) => `, ${k} = :${k}`).join("")}`,
-      ExpressionAttributeNames: { "#st": "state" },
+      // Field names go through placeholders: "error" is a DynamoDB reserved word.
+      UpdateExpression: `SET #st = :to, updatedAt = :now${sets.map(([k]) => `, #${k} = :${k}`).join("")}`,
+      ExpressionAttributeNames: { "#st": "state", ...Object.fromEntries(sets.map(([k]) => [`#${k}`, k])) },
       ExpressionAttributeValues: {
         ...from,
         ":to": change.to,

@@ -4,6 +4,7 @@ import type { ExportState, PartitionState, SourceKey } from "../../config/record
 import type { Clock } from "../../lib/clock.ts";
 import { createExport, setExportState } from "./dynamo-create.ts";
 import * as leases from "./dynamo-leases.ts";
+import { cancelExport, retryPartition } from "./dynamo-operator.ts";
 import { checkpoint, split } from "./dynamo-progress.ts";
 import * as reads from "./dynamo-reads.ts";
 import type { StoreContext, StoreStats } from "./dynamo-tx.ts";
@@ -16,6 +17,7 @@ import type {
   NewChunk,
   NewExport,
   PageOptions,
+  ReleaseOptions,
   SplitFence,
 } from "./job-store.ts";
 
@@ -76,7 +78,7 @@ export class DynamoJobStore implements JobStore {
   checkpoint(lease: Lease, chunk: NewChunk, options?: { leaseMs?: number }) {
     return checkpoint(this.ctx, lease, chunk, options);
   }
-  release(lease: Lease, options?: { interrupted?: boolean; detail?: string }) {
+  release(lease: Lease, options?: ReleaseOptions) {
     return leases.release(this.ctx, lease, options);
   }
   complete(lease: Lease) {
@@ -93,6 +95,12 @@ export class DynamoJobStore implements JobStore {
   }
   setExportState(exportId: string, change: ExportStateChange) {
     return setExportState(this.ctx, exportId, change);
+  }
+  cancelExport(exportId: string, options?: { reason?: string }) {
+    return cancelExport(this.ctx, exportId, options);
+  }
+  retryPartition(exportId: string, partition: number, options?: { by?: string }) {
+    return retryPartition(this.ctx, exportId, partition, options);
   }
   refresh(lease: Lease) {
     return leases.refresh(this.ctx, lease);

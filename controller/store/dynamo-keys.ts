@@ -38,6 +38,8 @@ export function shardOf(exportId: string, partition: number, shards: number): nu
   return createHash("sha1").update(`${exportId}#${partition}`).digest().readUInt32BE(0) % shards;
 }
 export const queuePk = (pool: string, shard: number) => `Q#${pool}#${shard}`;
+/** The pool's resume queue: partitions handed back mid-way (released, reaped), claimed before the sharded queue. */
+export const resumePk = (pool: string) => `Q#${pool}#R`;
 export const queueSk = (notBefore: string, exportId: string, n: number) => `${notBefore}#${exportId}#${pad(n, 6)}`;
 export const leasePk = (shard: number) => `L#${shard}`;
 export const leaseSk = (expiresAt: string, exportId: string, n: number) => `${expiresAt}#${exportId}#${pad(n, 6)}`;

@@ -12,6 +12,7 @@ import {
   partitionSk,
   queuePk,
   queueSk,
+  resumePk,
   shardOf,
   toLease,
   toPartition,
@@ -26,6 +27,7 @@ import {
   NotFoundError,
   RangeChangedError,
   type ReapedLease,
+  type ReleaseOptions,
 } from "./job-store.ts";
 
 /** Claim candidates read per queue shard; claimers pick among them at random to avoid colliding. */
@@ -140,17 +142,11 @@ async function tryClaim(ctx: StoreContext, item: Item, req: ClaimRequest): Promi
 
 export async function claim(ctx: StoreContext, req: ClaimRequest): Promise<Lease | null> {
   const first = Math.floor(Math.random() * ctx.shards);
-  for (let i = 0; i < ctx.shards; i++) {
-    const shard = (first + i) % ctx.shards;
+  const queues = [resumePk(req.pool), ...Array.from({ length: ctx.shards }, (_, i) => queuePk(req.pool, (first + i) % ctx.shards))];
+  for (const queue of queues) {
     // "~" sorts after "#": every entry whose notBefore is now or earlier.
     const below = `${iso(ctx.clock.now())}~`;
-    const candidates = await queryQueue(
-      ctx,
-      queuePk(req.pool, shard),
-      below,
-      CANDIDATES,
-      `reading claim queue ${shard} of pool ${req.pool}`,
-    );
+    const candidates = await queryQueue(ctx, queue, below, CANDIDATES, `reading claim queue ${queue} of pool ${req.pool}`);
     for (let k = candidates.length - 1; k > 0; k--) {
       const j = Math.floor(Math.random() * (k + 1));
       [candidates[k], candidates[j]] = [candidates[j] as Item, candidates[k] as Item];
@@ -194,8 +190,18 @@ export async function heartbeat(ctx: StoreContext, lease: Lease, leaseMs: number
   throw why instanceof Error ? why : new Error(`extending the lease on partition ${lease.partition}: condition failed, fence holds`);
 }
 
-/** Back to PENDING and on the queue at `notBefore`, from a fenced holder; `extra` sets more attributes. */
-function requeueUpdate(ctx: StoreContext, p: { exportId: string; partition: number; pool: string }, notBefore: string) {
+/**
+ * Back to PENDING and on the queue at `notBefore`, from a fenced holder. With `resumeFirst` it goes on the pool's
+ * resume queue, which every claim reads before the sharded queue: work that was interrupted, released or reaped
+ * mid-way is resumed by the next free node instead of waiting behind the rest of the export. The resume queue only
+ * holds handed-back partitions, so it stays short and its single key is not hot.
+ */
+export function requeueUpdate(
+  ctx: StoreContext,
+  p: { exportId: string; partition: number; pool: string },
+  notBefore: string,
+  options: { resumeFirst?: boolean } = {},
+) {
   const shard = shardOf(p.exportId, p.partition, ctx.shards);
   return {
     set: "#st = :pending, notBefore = :nb, updatedAt = :now, gsi1pk = :qp, gsi1sk = :qs",
@@ -204,7 +210,7 @@ function requeueUpdate(ctx: StoreContext, p: { exportId: string; partition: numb
       ":pending": "PENDING",
       ":nb": notBefore,
       ":now": iso(ctx.clock.now()),
-      ":qp": queuePk(p.pool, shard),
+      ":qp": options.resumeFirst ? resumePk(p.pool) : queuePk(p.pool, shard),
       ":qs": queueSk(notBefore, p.exportId, p.partition),
     },
   };
@@ -240,12 +246,19 @@ async function fencedTransition(
   throw why instanceof Error ? why : new Error(`${what}: condition failed although the fence holds`);
 }
 
-export async function release(ctx: StoreContext, lease: Lease, options: { interrupted?: boolean; detail?: string } = {}): Promise<void> {
-  const rq = requeueUpdate(ctx, lease, iso(ctx.clock.now()));
+export async function release(ctx: StoreContext, lease: Lease, options: ReleaseOptions = {}): Promise<void> {
+  const rq = requeueUpdate(ctx, lease, iso(ctx.clock.now()), { resumeFirst: true });
+  // Parked: PENDING with its cursor, but no queue entry (the export was cancelled; see JobStore.cancelExport).
+  const update = options.park
+    ? {
+        expr: "SET #st = :pending, notBefore = :nb, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk",
+        values: { ":pending": "PENDING", ":nb": rq.values[":nb"], ":now": rq.values[":now"] },
+      }
+    : { expr: `SET ${rq.set} ${rq.remove}`, values: rq.values };
   await fencedTransition(
     ctx,
     lease,
-    { expr: `SET ${rq.set} ${rq.remove}`, values: rq.values },
+    update,
     { kind: options.interrupted ? "interrupted" : "released", detail: options.detail },
     `releasing partition ${lease.partition} of export ${lease.exportId}`,
   );
@@ -309,7 +322,7 @@ export async function reapExpired(ctx: StoreContext, options: { skewMarginMs: nu
     for (const item of expired) {
       const p = toPartition(item);
       if (p.state !== "LEASED" || !p.owner || !p.leaseExpiresAt) continue;
-      const rq = requeueUpdate(ctx, p, iso(ctx.clock.now()));
+      const rq = requeueUpdate(ctx, p, iso(ctx.clock.now()), { resumeFirst: true });
       const outcome = await transact(
         ctx,
         [

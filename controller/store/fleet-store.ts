@@ -63,7 +63,15 @@ export interface FleetStore {
 export type PoolChange = Partial<
   Pick<
     PoolRecord,
-    "desiredSize" | "capacityErrors" | "spotShortSince" | "template" | "generation" | "rotateRequestedAt" | "owedReplacements"
+    | "desiredSize"
+    | "capacityErrors"
+    | "spotShortSince"
+    | "template"
+    | "generation"
+    | "rotateRequestedAt"
+    | "owedReplacements"
+    // Operators change capacity (`spotferry scale`) through the same version check.
+    | "spec"
   >
 >;
 

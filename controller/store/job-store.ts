@@ -10,6 +10,7 @@ import type {
   PartitionState,
   SourceKey,
 } from "../../config/records.ts";
+import { eventKind } from "../../config/records.ts";
 
 /**
  * JobStore: the only component that changes job state. Every write is conditional; the contract of each operation
@@ -58,7 +59,7 @@ export interface JobStore {
    * Gives the partition back: PENDING at once, cursor kept, owner cleared, queued again; event "released" or
    * "interrupted" (spot notice). Fenced: LeaseLostError.
    */
-  release(lease: Lease, options?: { interrupted?: boolean; detail?: string }): Promise<void>;
+  release(lease: Lease, options?: ReleaseOptions): Promise<void>;
 
   /** Marks the partition DONE (no longer queued), event "completed". Fenced; RangeChangedError if it was split. */
   complete(lease: Lease): Promise<PartitionRecord>;
@@ -90,6 +91,23 @@ export interface JobStore {
    * itself in `from`. Used by finalizing and cancelling; it never touches partitions.
    */
   setExportState(exportId: string, change: ExportStateChange): Promise<ExportRecord>;
+
+  /**
+   * Operator cancel: the export RUNNING or PLANNING -> CANCELLED (ExportStateError from SUCCEEDED, FAILED or
+   * FINALIZING; NotFoundError), then every PENDING partition is taken off the claim queue (still PENDING, cursor
+   * kept) so agents stop claiming it. LEASED partitions stay with their holders, which re-read the export state at
+   * each chunk boundary and release with `park` (off the queue). Idempotent: calling it on a CANCELLED export
+   * finishes a cancel that crashed half way. A partition released or reaped by someone who had not yet seen the cancel
+   * is queued again; the next claimer sees CANCELLED and parks it, so the queue drains by itself.
+   */
+  cancelExport(exportId: string, options?: { reason?: string }): Promise<{ export: ExportRecord; dequeued: number }>;
+
+  /**
+   * Operator retry of a QUARANTINED partition: PENDING and queued at once, attempts back to 0 (lastError kept for the
+   * record), event "retried" by `options.by`. Conditional on the partition being QUARANTINED (PartitionStateError
+   * otherwise, NotFoundError when missing) and on its export being RUNNING (ExportStateError), in one transaction.
+   */
+  retryPartition(exportId: string, partition: number, options?: { by?: string }): Promise<PartitionRecord>;
 
   /** Re-reads a lease's partition (strongly consistent). Null when it is no longer held by (owner, epoch). */
   refresh(lease: Lease): Promise<Lease | null>;
@@ -127,6 +145,17 @@ export interface Lease {
   rows: number;
   bytes: number;
   attempts: number;
+}
+
+export interface ReleaseOptions {
+  /** A spot notice (event "interrupted") rather than a plain release. */
+  interrupted?: boolean;
+  detail?: string;
+  /**
+   * PENDING but off the claim queue: the export is no longer RUNNING (cancelled), so nobody should claim the
+   * partition again. Without it a cancelled export's partitions would bounce between claimers forever.
+   */
+  park?: boolean;
 }
 
 export interface ExportStateChange {
@@ -237,18 +266,8 @@ export interface ExportProgress {
   owners: Record<string, number>;
 }
 
-export const eventKinds: readonly EventKind[] = [
-  "claimed",
-  "checkpointed",
-  "released",
-  "interrupted",
-  "split",
-  "failed",
-  "reaped",
-  "completed",
-  "quarantined",
-  "retried",
-];
+/** Every kind of ledger event, in the order the ledger explains them (from the record schema). */
+export const eventKinds: readonly EventKind[] = eventKind.options;
 
 /** Base of the expected outcomes of races; each carries the partition it is about. */
 export class JobStoreError extends Error {
@@ -310,6 +329,15 @@ export class ExportStateError extends JobStoreError {
   readonly state: ExportState;
   constructor(exportId: string, state: ExportState, expected: ExportState[]) {
     super(`export ${exportId} is ${state}, expected ${expected.join(" or ")}`, exportId, null);
+    this.state = state;
+  }
+}
+
+/** The partition is not in the state an operator action expected (e.g. retry of a partition that is not QUARANTINED). */
+export class PartitionStateError extends JobStoreError {
+  readonly state: PartitionState;
+  constructor(exportId: string, partition: number, state: PartitionState, expected: PartitionState) {
+    super(`partition ${partition} of export ${exportId} is ${state}, expected ${expected}`, exportId, partition);
     this.state = state;
   }
 }

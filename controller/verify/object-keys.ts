@@ -18,15 +18,27 @@ export class ObjectKeyReader {
   private db: Promise<DuckDBInstance> | null = null;
   private n = 0;
 
-  constructor(private readonly keyColumns: KeyColumn[]) {}
+  /**
+   * `extra`: further columns read as text next to the key, in the same form (e.g. an incremental schedule's version
+   * column, so `schedule verify` can check which version of each row the output holds).
+   */
+  constructor(
+    private readonly keyColumns: KeyColumn[],
+    private readonly extra: KeyColumn[] = [],
+  ) {}
 
   async keys(format: OutputFormat, body: Buffer, columnNames: string[]): Promise<string[]> {
-    if (format === "parquet") return this.parquetKeys(body);
-    const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
-    return format === "ndjson" ? this.ndjsonKeys(text) : this.csvKeys(text, columnNames);
+    return (await this.rows(format, body, columnNames)).map((r) => r[0] as string);
   }
 
-  private async parquetKeys(body: Buffer): Promise<string[]> {
+  /** Per row: the key's text, then each extra column's text (the key's rules; NULL is refused). */
+  async rows(format: OutputFormat, body: Buffer, columnNames: string[]): Promise<string[][]> {
+    if (format === "parquet") return this.parquetRows(body);
+    const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
+    return format === "ndjson" ? this.ndjsonRows(text) : this.csvRows(text, columnNames);
+  }
+
+  private async parquetRows(body: Buffer): Promise<string[][]> {
     const file = join(this.dir, `c${this.n++}.parquet`);
     writeFileSync(file, body);
     try {
@@ -34,9 +46,16 @@ export class ObjectKeyReader {
       const con = await (await this.db).connect();
       try {
         const exprs = this.keyColumns.map((c) => duckText(c));
-        const sql = `SELECT ${exprs.length === 1 ? exprs[0] : `concat_ws(chr(31), ${exprs.join(", ")})`} FROM read_parquet('${file.replace(/'/g, "''")}')`;
+        const key = exprs.length === 1 ? exprs[0] : `concat_ws(chr(31), ${exprs.join(", ")})`;
+        const cols = [key, ...this.extra.map((c) => duckText(c))];
+        const sql = `SELECT ${cols.join(", ")} FROM read_parquet('${file.replace(/'/g, "''")}')`;
         const reader = await con.runAndReadAll(sql);
-        return reader.getRows().map((r) => String(r[0]));
+        return reader.getRows().map((r) =>
+          r.map((v, i) => {
+            if (v === null) throw new Error(`column ${i === 0 ? "of the key" : this.extra[i - 1]?.name} is NULL in an exported row`);
+            return String(v);
+          }),
+        );
       } finally {
         con.closeSync();
       }
@@ -45,22 +64,26 @@ export class ObjectKeyReader {
     }
   }
 
-  private ndjsonKeys(text: string): string[] {
-    const out: string[] = [];
+  private ndjsonRows(text: string): string[][] {
+    const out: string[][] = [];
     for (const line of text.split("\n")) {
       if (!line) continue;
       const row = JSON.parse(line) as Record<string, unknown>;
-      out.push(this.keyColumns.map((c) => textOf(c, row[c.name])).join(KEY_SEPARATOR));
+      out.push([this.keyColumns.map((c) => textOf(c, row[c.name])).join(KEY_SEPARATOR), ...this.extra.map((c) => textOf(c, row[c.name]))]);
     }
     return out;
   }
 
-  private csvKeys(text: string, columnNames: string[]): string[] {
+  private csvRows(text: string, columnNames: string[]): string[][] {
     const rows = parseCsv(text);
     const header = rows.shift() ?? columnNames;
     const idx = this.keyColumns.map((c) => header.indexOf(c.name));
-    if (idx.some((i) => i < 0)) throw new Error("a key column is missing from the CSV header");
-    return rows.map((r) => this.keyColumns.map((c, j) => textOf(c, r[idx[j]!])).join(KEY_SEPARATOR));
+    const extraIdx = this.extra.map((c) => header.indexOf(c.name));
+    if ([...idx, ...extraIdx].some((i) => i < 0)) throw new Error("a key or version column is missing from the CSV header");
+    return rows.map((r) => [
+      this.keyColumns.map((c, j) => textOf(c, r[idx[j]!])).join(KEY_SEPARATOR),
+      ...this.extra.map((c, j) => textOf(c, r[extraIdx[j]!])),
+    ]);
   }
 
   close(): void {
@@ -80,7 +103,7 @@ function duckText(c: KeyColumn): string {
 }
 
 function textOf(c: KeyColumn, v: unknown): string {
-  if (v === null || v === undefined) throw new Error(`key column ${c.name} is NULL in an exported row`);
+  if (v === null || v === undefined) throw new Error(`column ${c.name} is NULL in an exported row`);
   if (c.type === "binary") return Buffer.from(String(v), "base64").toString("hex").toUpperCase();
   return String(v);
 }

@@ -15,6 +15,7 @@ import {
   RangeChangedError,
 } from "../../controller/store/job-store.ts";
 import { type Clock, FakeClock } from "../../lib/clock.ts";
+import { operatorCases } from "./job-store-operator.contract.ts";
 
 /**
  * The JobStore contract: every implementation runs these cases. `setup` gives a harness that opens stores on one
@@ -79,6 +80,7 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreHarn
       store = h.open(clock);
     });
     after(async () => h?.close());
+    operatorCases(() => ({ store, clock }));
 
     test("creating an export is idempotent and re-planning duplicates nothing", async () => {
       const p = plan(12);
@@ -213,6 +215,23 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreHarn
       const rec = await store.getPartition(p.exportId, 0);
       assert.deepEqual([rec?.state, rec?.owner, rec?.epoch], ["PENDING", null, 1]);
       assert.ok(await store.claim({ pool: p.spec.pool, owner: "b", leaseMs: LEASE }));
+    });
+
+    test("a partition handed back mid-way (released or reaped) is claimed before fresh ones", async () => {
+      const p = plan(20);
+      await store.createExport(p);
+      const pool = p.spec.pool;
+      const a = await store.claim({ pool, owner: "a", leaseMs: LEASE });
+      assert.ok(a);
+      await store.checkpoint(a, chunk(a, [String(a.partition * 1000 + 10)]));
+      await store.release((await store.refresh(a))!, { interrupted: true });
+      const next = await store.claim({ pool, owner: "b", leaseMs: LEASE });
+      assert.equal(next?.partition, a.partition, "the released partition is resumed first");
+      assert.deepEqual(next?.cursor, [String(a.partition * 1000 + 10)]);
+      await clock.advance(LEASE + SKEW + 1);
+      await store.reapExpired({ skewMarginMs: SKEW });
+      const again = await store.claim({ pool, owner: "c", leaseMs: LEASE });
+      assert.equal(again?.partition, a.partition, "the reaped partition is resumed first");
     });
 
     test("a split racing a checkpoint: exactly one of them wins, and the loser is told why", async () => {

@@ -1,0 +1,122 @@
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import type { Clock } from "../../lib/clock.ts";
+import { ExitCode, UserError } from "../../lib/errors.ts";
+import { cliClock } from "../oncall/format.ts";
+import { DEFAULTS, type OncallDeps, type StatusOptions } from "../oncall/status.ts";
+import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
+import { DynamoJobStore } from "../store/dynamo-job-store.ts";
+import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
+
+/** Plumbing shared by the on-call commands: stores on the state table, common flags, confirmation of actions. */
+
+/** Exit code of an action refused because it is unsafe or the subject is in the wrong state: nothing was changed. */
+export const REFUSED = 5;
+
+export interface CommonFlags {
+  stateTable?: string;
+  json?: boolean;
+}
+
+export const tableOf = (flags: CommonFlags) => flags.stateTable ?? process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
+
+export function withCommon(cmd: Command): Command {
+  return cmd
+    .option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)")
+    .option("--json", "print JSON for scripts instead of tables");
+}
+
+export function withThresholds(cmd: Command): Command {
+  return cmd
+    .option("--stall-minutes <n>", "an export with no committed chunk for this long is making no progress", String(DEFAULTS.stallMinutes))
+    .option(
+      "--heartbeat-timeout <s>",
+      "a node silent this long while work waits is not heartbeating",
+      String(DEFAULTS.heartbeatTimeoutSec),
+    );
+}
+
+export function thresholds(flags: { stallMinutes?: string; heartbeatTimeout?: string }): StatusOptions {
+  const positive = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UserError(`${name}: expected a positive number, got "${v}"`, { exitCode: ExitCode.usage });
+    return n;
+  };
+  return {
+    stallMinutes: positive(flags.stallMinutes, "--stall-minutes"),
+    heartbeatTimeoutSec: positive(flags.heartbeatTimeout, "--heartbeat-timeout"),
+  };
+}
+
+/**
+ * Opens both stores on the state table for one command and closes the client afterwards. A missing table is the
+ * usual first-run mistake, so it gets its own message (exit 3) instead of an SDK error.
+ */
+export async function withStores<T>(
+  flags: CommonFlags,
+  body: (deps: OncallDeps & { clock: Clock; tableName: string }) => Promise<T>,
+): Promise<T> {
+  const tableName = tableOf(flags);
+  const client = dynamoClient();
+  const clock = cliClock();
+  try {
+    return await body({
+      jobs: new DynamoJobStore({ client, tableName, clock }),
+      fleet: new DynamoFleetStore({ client, tableName, clock }),
+      schedules: new DynamoScheduleStore({ client, tableName, clock }),
+      clock,
+      tableName,
+    });
+  } catch (err) {
+    if (hasCause(err, "ResourceNotFoundException")) {
+      throw new UserError(
+        `state table ${tableName} does not exist here (check --state-table, $SPOTFERRY_STATE_TABLE and the AWS endpoint)`,
+        {
+          exitCode: ExitCode.unavailable,
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}
+
+function hasCause(err: unknown, name: string): boolean {
+  for (let e: unknown = err, i = 0; e && i < 8; i++) {
+    if ((e as { name?: string }).name === name) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Confirms an action: --yes skips the question; without a terminal (cron, CI, a pipe) and without --yes it is refused,
+ * so a script never changes anything by accident. Declining at the prompt exits 1 with nothing changed.
+ */
+export async function confirm(what: string, flags: { yes?: boolean }): Promise<void> {
+  if (flags.yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new UserError(`refusing to ${what} without confirmation: no terminal to ask on; pass --yes`, { exitCode: ExitCode.usage });
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`About to ${what}.\nProceed? [y/N] `)).trim().toLowerCase();
+    if (answer !== "y" && answer !== "yes") throw new UserError("aborted: nothing was changed", { exitCode: ExitCode.failure });
+  } finally {
+    rl.close();
+  }
+}
+
+/** An action refused because it is unsafe or the subject is in the wrong state (exit 5, nothing changed). */
+export const refuse = (message: string) => new UserError(`refused: ${message}; nothing was changed`, { exitCode: REFUSED });
+
+export function parsePartition(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UserError(`partition: expected a partition number, got "${text}"`, { exitCode: ExitCode.usage });
+  return n;
+}

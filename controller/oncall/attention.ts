@@ -1,0 +1,162 @@
+import { ago, duration } from "./format.ts";
+import type { StatusWorld } from "./status.ts";
+
+/**
+ * What needs a human, worst first. Each item names its subject and the one command that explains or fixes it, so
+ * `spotferry status` can list them before anything else and scripts can branch on `kind`.
+ */
+export interface Attention {
+  level: "critical" | "warning";
+  kind:
+    | "no-controller"
+    | "export-failed"
+    | "schedule-drift"
+    | "schedule-failed"
+    | "no-nodes"
+    | "quarantined"
+    | "lease-expired"
+    | "not-heartbeating"
+    | "stalled";
+  exportId?: string;
+  schedule?: string;
+  pool?: string;
+  node?: string;
+  partitions?: number[];
+  message: string;
+  /** The command to run next. */
+  hint: string;
+}
+
+const ORDER: Attention["kind"][] = [
+  "no-controller",
+  "export-failed",
+  "schedule-drift",
+  "schedule-failed",
+  "no-nodes",
+  "quarantined",
+  "lease-expired",
+  "not-heartbeating",
+  "stalled",
+];
+const list = (ns: number[]) => (ns.length > 5 ? `${ns.slice(0, 5).join(", ")} and ${ns.length - 5} more` : ns.join(", "));
+
+export function findAttention(w: StatusWorld, now: number): Attention[] {
+  const out: Attention[] = [];
+  const { snapshot: snap, settings: s } = w;
+  const active = snap.exports.filter((e) => e.state === "RUNNING");
+
+  const leader = snap.leader;
+  if (active.length && (!leader || leader.expiresAt < now)) {
+    out.push({
+      level: "critical",
+      kind: "no-controller",
+      message: leader
+        ? `no controller holds the leader lease (last held by ${leader.owner}, expired ${ago(new Date(leader.expiresAt).toISOString(), now)}): nothing replaces nodes, reaps leases or finalizes`
+        : "no controller has ever run against this state table: nothing provisions nodes, reaps leases or finalizes",
+      hint: "spotferry controller run",
+    });
+  }
+
+  for (const e of snap.exports.filter((x) => x.state === "FAILED")) {
+    out.push({
+      level: "critical",
+      kind: "export-failed",
+      exportId: e.exportId,
+      message: `export ${e.exportId} FAILED: ${e.error ?? "no error recorded"}`,
+      hint: `spotferry why ${e.exportId}`,
+    });
+  }
+
+  // A schedule whose run in flight failed: its watermark stands still until the run is retried (every tick retries
+  // it with the same bounds); a schema change under policy freeze fails every retry until someone decides.
+  for (const sc of snap.schedules) {
+    const run = sc.recentRuns.find((r) => r.seq === sc.currentRun);
+    if (run?.state !== "FAILED") continue;
+    const drift = run.drift.action === "failed";
+    out.push({
+      level: "critical",
+      kind: drift ? "schedule-drift" : "schedule-failed",
+      schedule: sc.name,
+      message: drift
+        ? `schedule ${sc.name}: run ${run.seq} refused a schema change (policy ${run.drift.policy}): ${run.drift.message}`
+        : `schedule ${sc.name}: run ${run.seq} (attempt ${run.attempt}) FAILED; watermark held at ${sc.watermark ?? "(none yet)"}: ${(run.error ?? "no error recorded").slice(0, 200)}`,
+      hint: `spotferry schedule status --name ${sc.name}`,
+    });
+  }
+
+  for (const pool of snap.pools) {
+    const work = active.filter((e) => e.pool === pool.pool && e.partitions.PENDING + e.partitions.LEASED > 0);
+    if (work.length && pool.nodes.LAUNCHING + pool.nodes.READY === 0) {
+      out.push({
+        level: "critical",
+        kind: "no-nodes",
+        pool: pool.pool,
+        message: `pool ${pool.pool} has no launching or ready nodes while ${work.map((e) => e.exportId).join(", ")} ${work.length > 1 ? "wait" : "waits"} for work (desired ${pool.desiredSize}, max ${pool.max})`,
+        hint: `spotferry why ${work[0]?.exportId}`,
+      });
+    }
+  }
+
+  for (const e of snap.exports) {
+    const parts = w.partitions.get(e.exportId) ?? [];
+    const quarantined = parts.filter((p) => p.state === "QUARANTINED");
+    if (quarantined.length && e.state === "RUNNING") {
+      const first = quarantined[0];
+      out.push({
+        level: "critical",
+        kind: "quarantined",
+        exportId: e.exportId,
+        partitions: quarantined.map((p) => p.partition),
+        message: `export ${e.exportId}: ${quarantined.length} partition${quarantined.length > 1 ? "s" : ""} quarantined (${list(quarantined.map((p) => p.partition))}); last error: ${(first?.lastError ?? "none").slice(0, 160)}`,
+        hint: `spotferry why ${e.exportId} ${first?.partition}`,
+      });
+    }
+    const cutoff = now - s.skewMarginSec * 1000;
+    const expired = parts.filter((p) => p.state === "LEASED" && p.leaseExpiresAt && Date.parse(p.leaseExpiresAt) < cutoff);
+    if (expired.length) {
+      const first = expired[0];
+      out.push({
+        level: "warning",
+        kind: "lease-expired",
+        exportId: e.exportId,
+        partitions: expired.map((p) => p.partition),
+        message: `export ${e.exportId}: ${expired.length} lease${expired.length > 1 ? "s" : ""} expired but not reaped (${list(expired.map((p) => p.partition))}; ${first?.owner}'s expired ${ago(first?.leaseExpiresAt ?? null, now)}): is the controller running?`,
+        hint: `spotferry why ${e.exportId} ${first?.partition}`,
+      });
+    }
+    if (e.state === "RUNNING" && e.percent < 100) {
+      const since = e.lastProgressAt ?? e.createdAt;
+      const idle = (now - Date.parse(since)) / 1000;
+      if (idle > s.stallMinutes * 60) {
+        out.push({
+          level: "warning",
+          kind: "stalled",
+          exportId: e.exportId,
+          message: `export ${e.exportId} has made no progress for ${duration(idle)} (${e.lastProgressAt ? "last chunk committed" : "created"} ${ago(since, now)}; ${e.partitions.LEASED} leased, ${e.partitions.PENDING} pending)`,
+          hint: `spotferry why ${e.exportId}`,
+        });
+      }
+    }
+  }
+
+  const poolsWithWork = new Set(active.filter((e) => e.partitions.PENDING > 0).map((e) => e.pool));
+  for (const n of snap.nodes) {
+    if (n.lifecycle !== "READY") continue;
+    const age = n.heartbeatAgeSec ?? n.ageSec;
+    if (age <= s.heartbeatTimeoutSec || !(n.partitions.length || poolsWithWork.has(n.pool))) continue;
+    out.push({
+      level: "warning",
+      kind: "not-heartbeating",
+      node: n.instanceId,
+      pool: n.pool,
+      message: `node ${n.instanceId} (${n.pool}) has not heartbeated for ${duration(age)}${n.partitions.length ? ` while holding ${n.partitions.join(", ")}` : " while work waits"}`,
+      hint: `spotferry node show ${n.instanceId}`,
+    });
+  }
+  return out.sort(
+    (a, b) =>
+      (a.level === b.level ? 0 : a.level === "critical" ? -1 : 1) ||
+      ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) ||
+      (a.exportId ?? a.schedule ?? a.pool ?? a.node ?? "").localeCompare(b.exportId ?? b.schedule ?? b.pool ?? b.node ?? ""),
+  );
+}
