@@ -19,8 +19,8 @@ import { testSim } from "./helpers/sim.ts";
  * long enough (~40 s) for every fault to land while work is in flight. The figures are printed for the closing note.
  */
 test("rehearsal: interruptions, a kill, a rotation and a controller crash lose and duplicate nothing", { timeout: 240_000 }, async (t) => {
-  // Sim time x0.1: boot 0.5 s, spot notice 12 s, hazard tick 3 s. No sshd per node: not needed here, and it costs CPU.
-  const { sim } = await testSim(t, { timeScale: 0.1, ssh: false });
+  // Sim time x0.1: boot 0.5 s, spot notice 12 s, hazard tick 3 s. Each node gets its sshd, for `spotferry logs`.
+  const { sim } = await testSim(t, { timeScale: 0.1 });
   const id = uniqueName("e2e").replace(/-/g, "");
   const names = {
     database: `sf_${id}`,
@@ -90,6 +90,12 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
   assert.equal(report.verify.mismatched, 0, "every partition matches its source range");
   assert.equal(report.rows, 150_000);
   assert.ok(report.ok);
+  for (const c of report.oncall) assert.ok(c.ok, `on call: ${c.command} (exit ${c.exit}): ${c.detail}`);
+  assert.deepEqual(
+    report.oncall.map((c) => c.command.split(" ")[1]),
+    ["status", "nodes", "why", "partition", "logs"],
+    "every on-call question was asked of the live fleet",
+  );
   assert.ok(report.interruptions.notices >= 2, `at least the two explicit notices landed (${report.interruptions.notices})`);
   assert.ok(report.interruptions.kills >= 1, "the hard kill landed");
   assert.deepEqual(report.skippedFaults, [], "every planned fault was injected while work was in flight");

@@ -63,8 +63,11 @@ export function registerDemoCommands(program: Command): void {
         // Every client here and every sim node (the sim passes AWS_* and SPOTFERRY_* on) reaches the stack.
         Object.assign(process.env, env);
         const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
-        const sim = await startSim({ timeScale: flags.timeScale, stateDir: join(home, "demo", `sim-${stamp}`), ssh: false });
+        const sim = await startSim({ timeScale: flags.timeScale, stateDir: join(home, "demo", `sim-${stamp}`) });
         log(`sim: a private spot market on ${sim.url} (time scale ${flags.timeScale})`);
+        log(
+          `watch it from another terminal: source .spotferry/local.env; AWS_ENDPOINT_URL_EC2=${sim.url} npx spotferry status -w --state-table spotferry-demo-${stamp}`,
+        );
         const tty = process.stderr.isTTY;
         let lastLine = 0;
         try {

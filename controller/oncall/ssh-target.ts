@@ -28,14 +28,19 @@ interface SimSsh {
 async function simEndpoint(instanceId: string): Promise<SimSsh | null> {
   const base = process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
   if (!base) return null;
-  try {
-    const res = await fetch(new URL("/_sim/status", base), { signal: AbortSignal.timeout(2000) });
-    if (!res.ok) return null;
-    const status = (await res.json()) as { instances?: { instanceId: string; ssh?: SimSsh }[] };
-    return status.instances?.find((i) => i.instanceId === instanceId)?.ssh ?? null;
-  } catch {
-    return null; // not the sim: a real EC2 endpoint override
+  // A few tries, each generous: the sim may share a busy process (tests, the rehearsal) and answer slowly.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      const res = await fetch(new URL("/_sim/status", base), { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return null; // an endpoint that is not the sim: a real EC2 endpoint override
+      const status = (await res.json()) as { instances?: { instanceId: string; ssh?: SimSsh }[] };
+      return status.instances?.find((i) => i.instanceId === instanceId)?.ssh ?? null;
+    } catch (err) {
+      if (process.env.SPOTFERRY_DEBUG === "1")
+        process.stderr.write(`asking ${base} whether it is the sim (try ${attempt}): ${String(err)}\n`);
+    }
   }
+  return null;
 }
 
 async function address(ec2: EC2Client, instanceId: string): Promise<string> {

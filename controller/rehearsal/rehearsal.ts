@@ -26,6 +26,7 @@ import { createStateTable } from "../store/dynamo-table.ts";
 import { verifyExport } from "../verify/verify.ts";
 import { type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
 import { ledgerFigures, simFaults } from "./ledger.ts";
+import { checkOncall, type OncallCheck } from "./oncall-check.ts";
 import { ProgressSampler, type ProgressSnapshot } from "./progress.ts";
 import { buildReport, type RehearsalReport } from "./report.ts";
 import {
@@ -74,6 +75,8 @@ export interface RehearsalOptions {
     ensureInterruptionBy?: number | null;
     /** Seed for picking victims. */
     seed?: number;
+    /** Run the on-call commands (status, nodes, why, partition show, logs) through the CLI at this fraction. */
+    oncallAt?: number;
   };
   timeoutMs: number;
   clock?: Clock;
@@ -222,6 +225,28 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
       return true;
     };
 
+    // Halfway through, ask the on-call questions of the live fleet through the CLI (in the background: ~10 s).
+    let oncall: Promise<OncallCheck[]> | null = null;
+    const askOncall = () =>
+      checkOncall({
+        env: simEnv,
+        stateTable: names.stateTable,
+        exportId,
+        pool: names.pool,
+        // Asked right before `logs` runs, newest first: nodes that stay up for the next seconds (READY, not being
+        // retired by the rotation, running in the sim with an sshd, not hit by a fault).
+        pickNodes: async () => {
+          const status = (await (await fetch(`${opts.sim.url}/_sim/status`)).json()) as {
+            instances: { instanceId: string; state: string; ssh?: unknown }[];
+          };
+          const reachable = new Set(status.instances.filter((i) => i.state === "running" && i.ssh).map((i) => i.instanceId));
+          return (await fleet.listNodes(names.pool))
+            .filter((n) => n.lifecycle === "READY" && n.retiringAt === null && reachable.has(n.instanceId) && !faulted.has(n.instanceId))
+            .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt))
+            .map((n) => n.instanceId);
+        },
+      });
+
     const sampler = new ProgressSampler({ jobs, fleet, clock }, exportId, names.pool, exportStart);
     let last: ProgressSnapshot | null = null;
     for (;;) {
@@ -237,6 +262,7 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
         throw new Error(`the export did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last: ${JSON.stringify(last)})`);
       }
       const fraction = last && last.rowsTotal > 0 ? last.rows / last.rowsTotal : 0;
+      if (!oncall && fraction >= (chaos.oncallAt ?? 0.5)) oncall = askOncall();
       for (const t of triggers) {
         if (t.done || fraction < t.at) continue;
         try {
@@ -252,6 +278,7 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
       await clock.sleep(opts.progressIntervalMs ?? 1000);
     }
     const exportMs = clock.now() - exportStart;
+    const oncallChecks = await (oncall ?? askOncall());
     log(`export ${exportId} SUCCEEDED after ${(exportMs / 1000).toFixed(1)} s`);
 
     // --- the end: stop the chaos and the controller, terminate the nodes, verify ------------------------------
@@ -303,6 +330,7 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
       leaders,
       skipped,
       verify,
+      oncall: oncallChecks,
     });
   } finally {
     for (const r of replicas) await r.stop().catch(() => {});

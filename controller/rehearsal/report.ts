@@ -3,6 +3,7 @@ import { type ExportCostEstimate, formatUsd } from "../cost.ts";
 import type { FinalizeResult } from "../finalize/finalize.ts";
 import type { VerifyReport } from "../verify/verify.ts";
 import { type Fault, type LedgerFigures, type Move, spread } from "./ledger.ts";
+import type { OncallCheck } from "./oncall-check.ts";
 
 /** The rehearsal's figures: what the closing note quotes. */
 export interface RehearsalReport {
@@ -51,6 +52,8 @@ export interface RehearsalReport {
   cost: { usd: number; nodeHours: number; nodes: number; spotUsd: number };
   verify: { partitions: number; rows: number; missing: number; duplicated: number; mismatched: number };
   skippedFaults: string[];
+  /** The on-call commands run against the live fleet mid-export (oncall-check.ts). */
+  oncall: OncallCheck[];
 }
 
 export interface ReportInput {
@@ -71,6 +74,7 @@ export interface ReportInput {
   leaders: string[];
   skipped: string[];
   verify: VerifyReport;
+  oncall: OncallCheck[];
 }
 
 const moved = (m: Move) => m.to !== null && m.to !== m.from;
@@ -148,6 +152,7 @@ export function buildReport(i: ReportInput): RehearsalReport {
       mismatched: i.verify.mismatched.length,
     },
     skippedFaults: i.skipped,
+    oncall: i.oncall,
   };
 }
 
@@ -175,6 +180,7 @@ export function formatReport(r: RehearsalReport): string {
     `  cost            ${formatUsd(r.cost.usd)} for ${r.cost.nodeHours.toFixed(3)} node-hours on ${r.cost.nodes} spot nodes (sim prices)`,
     `  verify          ${r.verify.partitions} partitions, ${n(r.verify.rows)} rows: ${r.verify.missing} missing, ${r.verify.duplicated} duplicated, ${r.verify.mismatched} partitions with problems`,
   ];
+  for (const c of r.oncall) lines.push(`  on call         ${c.ok ? "ok  " : "FAIL"} ${c.command} (exit ${c.exit}): ${c.detail}`);
   if (r.skippedFaults.length) lines.push(`  not injected    ${r.skippedFaults.join(", ")} (no busy node to hit in time)`);
   return `${lines.join("\n")}\n`;
 }
