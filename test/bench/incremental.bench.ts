@@ -21,7 +21,7 @@ import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { FakeClock, systemClock } from "../../lib/clock.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
-import { mysqlOptions, requireEnv } from "../helpers/env.ts";
+import { mysqlOptions, stackSource } from "../helpers/env.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,14 +80,7 @@ try {
       kind: "Export",
       name,
       pool: `pool-${tag}`,
-      source: {
-        host: requireEnv("SPOTFERRY_MYSQL_HOST"),
-        port: Number(requireEnv("SPOTFERRY_MYSQL_PORT")),
-        user: requireEnv("SPOTFERRY_MYSQL_USER"),
-        password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
-        database,
-        table: "orders",
-      },
+      source: stackSource(database, "orders"),
       destination: { bucket, prefix: "lake/", format },
       incremental: { every: "5m", ...incremental },
       quality,

@@ -21,3 +21,15 @@ export function mysqlOptions(database?: string) {
     ...(database ? { database } : {}),
   };
 }
+
+/** The `source` block of an export spec for a table on the local stack's MariaDB (password from its variable). */
+export function stackSource(database: string, table: string) {
+  return {
+    host: requireEnv("SPOTFERRY_MYSQL_HOST"),
+    port: Number(requireEnv("SPOTFERRY_MYSQL_PORT")),
+    user: requireEnv("SPOTFERRY_MYSQL_USER"),
+    password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
+    database,
+    table,
+  };
+}

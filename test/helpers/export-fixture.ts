@@ -1,18 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import { exportSpec } from "../../config/export-spec.ts";
-import { abortUploads } from "../../controller/finalize/finalize.ts";
 import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
 import { createStateTable, deleteStateTable } from "../../controller/store/dynamo-table.ts";
 import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { type Clock, systemClock } from "../../lib/clock.ts";
 import { createCallLog } from "../../sim/data/call-log.ts";
-import { mysqlOptions, requireEnv, uniqueName } from "./env.ts";
+import { mysqlOptions, stackSource, uniqueName } from "./env.ts";
+import { dropBucket } from "./temp-bucket.ts";
 
 /**
  * Everything one export test owns: a MariaDB database with a generated call log, a DynamoDB state table, a bucket
@@ -55,14 +55,7 @@ export async function exportFixture(opts: {
     kind: "Export",
     name: `e-${name}`.slice(0, 60),
     pool: `pool-${name}`,
-    source: {
-      host: requireEnv("SPOTFERRY_MYSQL_HOST"),
-      port: Number(requireEnv("SPOTFERRY_MYSQL_PORT")),
-      user: requireEnv("SPOTFERRY_MYSQL_USER"),
-      password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
-      database,
-      table: "call_log",
-    },
+    source: stackSource(database, "call_log"),
     destination: {
       bucket,
       prefix: "out/",
@@ -88,12 +81,7 @@ export async function exportFixture(opts: {
     ddb,
     conn,
     async cleanup() {
-      for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
-        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      }
-      await abortUploads(s3, bucket, "");
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
+      await dropBucket(s3, bucket);
       await deleteStateTable(ddb, tableName).catch(() => {});
       await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
       await conn.end();

@@ -1,16 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  paginateListObjectsV2,
-} from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import { type ExportSpec, type ExportSpecInput, exportSpec } from "../../config/export-spec.ts";
-import { abortUploads, readManifest } from "../../controller/finalize/finalize.ts";
+import { readManifest } from "../../controller/finalize/finalize.ts";
 import type { Manifest } from "../../controller/finalize/manifest.ts";
 import type { SchedulerDeps } from "../../controller/schedule/scheduler.ts";
 import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
@@ -20,7 +14,8 @@ import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { FakeClock, systemClock } from "../../lib/clock.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
-import { mysqlOptions, requireEnv, uniqueName } from "./env.ts";
+import { mysqlOptions, stackSource, uniqueName } from "./env.ts";
+import { dropBucket } from "./temp-bucket.ts";
 
 /**
  * What an incremental-schedule test owns: a MariaDB database (tables created by `table()`), a state table, a bucket,
@@ -122,14 +117,7 @@ export async function incrementalFixture(): Promise<IncrementalFixture> {
         kind: "Export",
         name: specName,
         pool: `pool-${name}`,
-        source: {
-          host: requireEnv("SPOTFERRY_MYSQL_HOST"),
-          port: Number(requireEnv("SPOTFERRY_MYSQL_PORT")),
-          user: requireEnv("SPOTFERRY_MYSQL_USER"),
-          password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
-          database,
-          table: t,
-        },
+        source: stackSource(database, t),
         destination: { bucket, prefix: "lake/", format: "ndjson", compression: "none", chunk: { maxRows: 5_000 } },
         partitioning: { targetRows: 20_000 },
         retry: { maxAttempts: 2, backoff: "1s" },
@@ -149,12 +137,7 @@ export async function incrementalFixture(): Promise<IncrementalFixture> {
       return out;
     },
     async cleanup() {
-      for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
-        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      }
-      await abortUploads(s3, bucket, "");
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
+      await dropBucket(s3, bucket);
       await deleteStateTable(ddb, tableName).catch(() => {});
       await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
       await conn.end();

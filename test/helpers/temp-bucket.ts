@@ -1,4 +1,5 @@
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import { abortUploads } from "../../controller/finalize/finalize.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { requireEnv, uniqueName } from "./env.ts";
 
@@ -12,12 +13,18 @@ export async function tempBucket(prefix: string): Promise<{ s3: S3Client; bucket
     s3,
     bucket,
     async drop() {
-      for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
-        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key ?? "" }));
-        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      }
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      await dropBucket(s3, bucket);
       s3.destroy();
     },
   };
+}
+
+/** Empties a test's bucket (objects and unfinished multipart uploads) and deletes it. */
+export async function dropBucket(s3: S3Client, bucket: string): Promise<void> {
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key ?? "" }));
+    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+  }
+  await abortUploads(s3, bucket, "");
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
 }
