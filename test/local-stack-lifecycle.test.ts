@@ -20,8 +20,10 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-test("local up is idempotent, status reports health, down stops exactly what up started", async () => {
-  const first = await cli("local", "up");
+test("local up is idempotent (even raced), status reports health, down stops exactly what up started", async () => {
+  // Two at once: the lock makes the second wait and reuse what the first started, so nothing is started twice.
+  const [first, raced] = await Promise.all([cli("local", "up"), cli("local", "up")]);
+  assert.match(`${first.stderr}\n${raced.stderr}`, /started: none; reused:/, "one of the raced ups reused the other's services");
   assert.match(first.stderr, /started: mariadb, s3, dynamodb|started: [a-z, 0-9]+/);
   const envText = readFileSync(join(home, "local.env"), "utf8");
   for (const name of [
@@ -57,5 +59,10 @@ test("local up is idempotent, status reports health, down stops exactly what up 
 
   await cli("local", "down");
   for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still running after down`);
+  const strays = await run("pgrep", ["-f", home]).then(
+    (r) => r.stdout.trim(),
+    () => "",
+  );
+  assert.equal(strays, "", "no process of this stack's home is left");
   await assert.rejects(cli("local", "status"), (err: { code: number }) => err.code === 4);
 });

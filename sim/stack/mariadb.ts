@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { freePort, isAlive, startDetached, waitUntil } from "./proc.ts";
+import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, ServiceState } from "./service.ts";
 
 export const MYSQL_USER = "spotferry";
@@ -52,7 +52,8 @@ export const mariadbService: LocalService = {
       ],
       { logFile: join(dir, "stdout.log") },
     );
-    await waitUntil(
+    const state: ServiceState = { pids: [pid], port, extra: { port: String(port), password, socket } };
+    const ready = waitUntil(
       "mariadb",
       async () => {
         const conn = await mysql.createConnection({ socketPath: socket, user: "root" });
@@ -68,9 +69,8 @@ export const mariadbService: LocalService = {
       },
       60_000,
       () => isAlive(pid),
-    );
-    const state: ServiceState = { pids: [pid], port, extra: { port: String(port), password, socket } };
-    await waitUntil("mariadb over TCP", () => this.healthy(state), 10_000);
+    ).then(() => waitUntil("mariadb over TCP", () => this.healthy(state), 10_000));
+    await readyOrStop([pid], ready);
     return state;
   },
 

@@ -95,3 +95,16 @@ export async function waitUntil(
   }
   throw new Error(`${what}: not ready after ${Math.round(timeoutMs / 1000)} s`, { cause: lastError });
 }
+
+/**
+ * Awaits a service's readiness; if it never comes, stops the process groups that were started for it before
+ * rethrowing, so a failed start leaves nothing running that the stack's state does not know about.
+ */
+export async function readyOrStop<T>(pids: number[], ready: Promise<T>): Promise<T> {
+  try {
+    return await ready;
+  } catch (err) {
+    await Promise.all(pids.map((pid) => stopGroup(pid, 5000)));
+    throw err;
+  }
+}

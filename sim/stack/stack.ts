@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSimState, simDown, simUp } from "../daemon.ts";
@@ -7,7 +7,7 @@ import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { dynamodbService } from "./dynamodb.ts";
 import { mariadbService } from "./mariadb.ts";
 import { ensurePackages } from "./packages.ts";
-import { isAlive, stopGroup } from "./proc.ts";
+import { delay, isAlive, stopGroup } from "./proc.ts";
 import type { LocalService, ServiceState, StackContext } from "./service.ts";
 import { swiftService } from "./swift.ts";
 
@@ -76,14 +76,54 @@ export interface UpResult {
   reused: string[];
 }
 
-export async function stackUp(ctx: StackContext): Promise<UpResult> {
+export function stackUp(ctx: StackContext): Promise<UpResult> {
+  return withStackLock(ctx.home, () => up(ctx));
+}
+
+export function stackDown(ctx: StackContext): Promise<string[]> {
+  return withStackLock(ctx.home, () => down(ctx));
+}
+
+/**
+ * One `up` or `down` at a time per stack home: two concurrent `up`s (two test runs, a test and the demo) would each
+ * start services and one would overwrite the other's record, leaving processes nobody stops. A lock left by a dead
+ * process is taken over.
+ */
+async function withStackLock<T>(home: string, body: () => Promise<T>): Promise<T> {
+  mkdirSync(home, { recursive: true });
+  const file = join(home, "stack.lock");
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readFileSync(file, "utf8").trim());
+      if (!isAlive(holder)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another spotferry process (pid ${holder}) holds ${file}`);
+      await delay(250);
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+async function up(ctx: StackContext): Promise<UpResult> {
   // The sim's nodes get an sshd each (sim/ssh.ts): fresh machines install openssh-server here with the rest.
   ensurePackages([...SERVICES.flatMap((s) => s.requirements), ...SIM_REQUIREMENTS], ctx.log);
   const state = readState(ctx.home);
   const started: string[] = [];
   const reused: string[] = [];
-  // Start services concurrently: MariaDB, the JVM and Swift each take seconds and barely contend.
-  await Promise.all(
+  // Start services concurrently: MariaDB, the JVM and Swift each take seconds and barely contend. Every start is
+  // awaited (allSettled) before the state is written, so one failure cannot hide another service's processes.
+  const results = await Promise.allSettled(
     SERVICES.map(async (service) => {
       const previous = state.services[service.name];
       if (previous?.pids.every(isAlive) && (await service.healthy(previous).catch(() => false))) {
@@ -99,7 +139,10 @@ export async function stackUp(ctx: StackContext): Promise<UpResult> {
       started.push(service.name);
       ctx.log(`${service.name}: ready on 127.0.0.1:${state.services[service.name]!.port}`);
     }),
-  ).finally(() => writeState(ctx.home, state));
+  );
+  writeState(ctx.home, state);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
   const env = stackEnv(state);
   // The spot market comes last: its instances inherit the endpoints of the services above.
   const sim = await simUp({ stateDir: join(ctx.home, "sim"), env });
@@ -110,7 +153,7 @@ export async function stackUp(ctx: StackContext): Promise<UpResult> {
   return { env, started, reused };
 }
 
-export async function stackDown(ctx: StackContext): Promise<string[]> {
+async function down(ctx: StackContext): Promise<string[]> {
   const state = readState(ctx.home);
   const stopped: string[] = [];
   // The sim first: it terminates its instance processes, which may still talk to the services.

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
-import { freePort, isAlive, startDetached, waitUntil } from "./proc.ts";
+import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, StackContext } from "./service.ts";
 
 /**
@@ -105,11 +105,14 @@ export const swiftService: LocalService = {
     const extra: Record<string, string> = {};
     for (const [k, v] of Object.entries(ports)) extra[`port_${k}`] = String(v);
     const state = { pids, port: ports.proxy!, extra };
-    await waitUntil(
-      "s3 (swift)",
-      () => this.healthy(state),
-      60_000,
-      () => pids.every(isAlive),
+    await readyOrStop(
+      pids,
+      waitUntil(
+        "s3 (swift)",
+        () => this.healthy(state),
+        60_000,
+        () => pids.every(isAlive),
+      ),
     );
     return state;
   },
