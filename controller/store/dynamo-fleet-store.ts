@@ -135,24 +135,13 @@ export class DynamoFleetStore implements FleetStore {
   }
 
   async updatePool(name: string, expectedVersion: number, set: PoolChange): Promise<PoolRecord | null> {
-    const { expr, names, values } = setExpression(set, this.now());
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: poolPk(name), sk: META },
-          UpdateExpression: expr,
-          ConditionExpression: "attribute_exists(pk) AND #version = :expected",
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...values, ":expected": expectedVersion },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return poolRecord.parse(strip(out.Attributes ?? {}));
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw new Error(`updating pool ${name} (${Object.keys(set).join(", ")})`, { cause: err });
-    }
+    const item = await this.versionedUpdate(
+      { pk: poolPk(name), sk: META },
+      expectedVersion,
+      setExpression(set, this.now()),
+      () => `updating pool ${name} (${Object.keys(set).join(", ")})`,
+    );
+    return item && poolRecord.parse(item);
   }
 
   async bumpGeneration(name: string): Promise<PoolRecord> {
@@ -247,23 +236,38 @@ export class DynamoFleetStore implements FleetStore {
 
   async updateNode(pool: string, instanceId: string, expectedVersion: number, set: NodeChange): Promise<NodeRecord | null> {
     // Node items have no updatedAt of their own: the lifecycle timestamps say what happened when.
-    const { expr, names, values } = setExpression(set, null);
+    const item = await this.versionedUpdate(
+      { pk: poolPk(pool), sk: nodeSk(instanceId) },
+      expectedVersion,
+      setExpression(set, null),
+      () => `updating node ${instanceId} of pool ${pool} (${Object.keys(set).join(", ")})`,
+    );
+    return item && nodeRecord.parse(item);
+  }
+
+  /** An update conditional on the item's version (optimistic concurrency); null when another writer got there first. */
+  private async versionedUpdate(
+    key: { pk: string; sk: string },
+    expectedVersion: number,
+    update: ReturnType<typeof setExpression>,
+    what: () => string,
+  ): Promise<Record<string, unknown> | null> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: poolPk(pool), sk: nodeSk(instanceId) },
-          UpdateExpression: expr,
+          Key: key,
+          UpdateExpression: update.expr,
           ConditionExpression: "attribute_exists(pk) AND #version = :expected",
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...values, ":expected": expectedVersion },
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: { ...update.values, ":expected": expectedVersion },
           ReturnValues: "ALL_NEW",
         }),
       );
-      return nodeRecord.parse(strip(out.Attributes ?? {}));
+      return strip(out.Attributes ?? {});
     } catch (err) {
       if (isConditionFailure(err)) return null;
-      throw new Error(`updating node ${instanceId} of pool ${pool} (${Object.keys(set).join(", ")})`, { cause: err });
+      throw new Error(what(), { cause: err });
     }
   }
 

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import type { ExportSpec } from "../../config/export-spec.ts";
@@ -81,13 +83,26 @@ export async function exportFixture(opts: {
     ddb,
     conn,
     async cleanup() {
-      await dropBucket(s3, bucket);
-      await deleteStateTable(ddb, tableName).catch(() => {});
-      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      await conn.end();
-      ddb.destroy();
-      s3.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      await dropFixture({ s3, bucket, ddb, tableName, conn, database, dir });
     },
   };
+}
+
+/** Removes what a test fixture made: its bucket, state table, database and temp directory; closes its clients. */
+export async function dropFixture(f: {
+  s3: S3Client;
+  bucket: string;
+  ddb: DynamoDBClient;
+  tableName: string;
+  conn: mysql.Connection;
+  database: string;
+  dir: string;
+}): Promise<void> {
+  await dropBucket(f.s3, f.bucket);
+  await deleteStateTable(f.ddb, f.tableName).catch(() => {});
+  await f.conn.query(`DROP DATABASE IF EXISTS \`${f.database}\``);
+  await f.conn.end();
+  f.ddb.destroy();
+  f.s3.destroy();
+  rmSync(f.dir, { recursive: true, force: true });
 }

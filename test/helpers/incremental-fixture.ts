@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
@@ -9,13 +9,13 @@ import type { Manifest } from "../../controller/finalize/manifest.ts";
 import type { SchedulerDeps } from "../../controller/schedule/scheduler.ts";
 import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
 import { DynamoScheduleStore } from "../../controller/store/dynamo-schedule-store.ts";
-import { createStateTable, deleteStateTable } from "../../controller/store/dynamo-table.ts";
+import { createStateTable } from "../../controller/store/dynamo-table.ts";
 import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { FakeClock, systemClock } from "../../lib/clock.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
 import { mysqlOptions, stackSource, uniqueName } from "./env.ts";
-import { dropBucket } from "./temp-bucket.ts";
+import { dropFixture } from "./export-fixture.ts";
 
 /**
  * What an incremental-schedule test owns: a MariaDB database (tables created by `table()`), a state table, a bucket,
@@ -137,13 +137,7 @@ export async function incrementalFixture(): Promise<IncrementalFixture> {
       return out;
     },
     async cleanup() {
-      await dropBucket(s3, bucket);
-      await deleteStateTable(ddb, tableName).catch(() => {});
-      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      await conn.end();
-      ddb.destroy();
-      s3.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      await dropFixture({ s3, bucket, ddb, tableName, conn, database, dir });
     },
   };
 }
