@@ -31,13 +31,15 @@ export interface AgentSummary {
 }
 
 export class Agent {
+  private readonly deps: AgentDeps;
   private stopRequest: StopRequest | null = null;
   private readonly stopped = new AbortController();
   private readonly sources = new Map<string, Promise<{ record: ExportRecord; source: MysqlSource }>>();
   private readonly log: (line: string) => void;
   private lastWork: number;
 
-  constructor(private readonly deps: AgentDeps) {
+  constructor(deps: AgentDeps) {
+    this.deps = deps;
     this.log = deps.log ?? ((line) => process.stderr.write(`${new Date(deps.clock.now()).toISOString()} ${line}\n`));
     this.lastWork = deps.clock.now();
   }

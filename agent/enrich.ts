@@ -87,15 +87,18 @@ export interface EnrichLayout {
 }
 
 export class Enricher {
+  private readonly pool: Pool;
+  private readonly lookups: ResolvedEnrichment[];
+  private readonly layout: EnrichLayout;
   private specs: ColumnSpec[] | null = null;
   /** Lookup statements issued and keys looked up, for tests and the benchmark. */
   readonly stats = { queries: 0, keys: 0 };
 
-  constructor(
-    private readonly pool: Pool,
-    private readonly lookups: ResolvedEnrichment[],
-    private readonly layout: EnrichLayout,
-  ) {}
+  constructor(pool: Pool, lookups: ResolvedEnrichment[], layout: EnrichLayout) {
+    this.pool = pool;
+    this.lookups = lookups;
+    this.layout = layout;
+  }
 
   get width(): number {
     return this.lookups.reduce((a, l) => a + l.columns.length, 0);

@@ -7,12 +7,14 @@ import type { Clock } from "../lib/clock.ts";
 export const DEFAULT_IMDS = "http://169.254.169.254";
 
 export class Imds {
+  private readonly endpoint: string;
+  private readonly clock: Clock;
   private token: string | null = null;
   private tokenExpires = 0;
-  constructor(
-    private readonly endpoint: string,
-    private readonly clock: Clock,
-  ) {}
+  constructor(endpoint: string, clock: Clock) {
+    this.endpoint = endpoint;
+    this.clock = clock;
+  }
 
   private async getToken(): Promise<string> {
     if (this.token && this.clock.now() < this.tokenExpires - 30_000) return this.token;

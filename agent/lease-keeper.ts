@@ -1,27 +1,29 @@
 import { type JobStore, type Lease, LeaseLostError } from "../controller/store/job-store.ts";
 import type { Clock } from "../lib/clock.ts";
 
+interface LeaseKeeperOptions {
+  clock: Clock;
+  intervalMs: number;
+  leaseMs: number;
+  onLost: (err: LeaseLostError) => void;
+  onError?: (err: unknown) => void;
+}
+
 /**
  * Heartbeats a lease until stopped. When the store says the lease is lost, `onLost` fires once (the runner aborts its
  * pipeline through an AbortSignal) and heartbeating stops: a fenced-off holder never writes again. Other errors are
  * reported and retried on the next beat; if the store stays unreachable the lease expires and the next write fails.
  */
 export class LeaseKeeper {
+  private readonly store: JobStore;
+  private readonly opts: LeaseKeeperOptions;
   private lease: Lease;
   private readonly stopper = new AbortController();
   private readonly loop: Promise<void>;
 
-  constructor(
-    private readonly store: JobStore,
-    lease: Lease,
-    private readonly opts: {
-      clock: Clock;
-      intervalMs: number;
-      leaseMs: number;
-      onLost: (err: LeaseLostError) => void;
-      onError?: (err: unknown) => void;
-    },
-  ) {
+  constructor(store: JobStore, lease: Lease, opts: LeaseKeeperOptions) {
+    this.store = store;
+    this.opts = opts;
     this.lease = lease;
     this.loop = this.run();
   }

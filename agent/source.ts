@@ -52,6 +52,7 @@ export const isRetryableSourceError = (err: unknown) => {
 };
 
 export class MysqlSource {
+  private readonly deps: SourceDeps;
   readonly pool: Pool;
   private readonly select: string;
   private readonly keyWidth: number;
@@ -61,7 +62,8 @@ export class MysqlSource {
   /** Fills enrichment columns into each batch before it is handed out; null without `enrich`. */
   readonly enricher: Enricher | null;
 
-  constructor(private readonly deps: SourceDeps) {
+  constructor(deps: SourceDeps) {
+    this.deps = deps;
     const s = deps.spec;
     this.pool = mysql.createPool({
       ...MYSQL_SOURCE_OPTIONS,
@@ -152,6 +154,11 @@ export class MysqlSource {
  * memory stays at about one batch whatever the range size.
  */
 export class RangeReader {
+  private readonly source: MysqlSource;
+  private readonly range: RangeRequest;
+  private readonly batchRows: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly maxRetries: number;
   private buffer: Row[] = [];
   private ready: Row[][] = [];
   private ended = false;
@@ -169,13 +176,12 @@ export class RangeReader {
   /** Rows handed to the consumer. */
   rows = 0;
 
-  constructor(
-    private readonly source: MysqlSource,
-    private readonly range: RangeRequest,
-    private readonly batchRows: number,
-    private readonly signal: AbortSignal | undefined,
-    private readonly maxRetries: number,
-  ) {
+  constructor(source: MysqlSource, range: RangeRequest, batchRows: number, signal: AbortSignal | undefined, maxRetries: number) {
+    this.source = source;
+    this.range = range;
+    this.batchRows = batchRows;
+    this.signal = signal;
+    this.maxRetries = maxRetries;
     this.startedAt = source.clock.now();
     signal?.addEventListener("abort", () => this.close(), { once: true });
   }

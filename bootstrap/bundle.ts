@@ -8,13 +8,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { build, type Plugin } from "esbuild";
+import { repoRoot } from "../lib/paths.ts";
 import { type TarFile, tarGz } from "./tar.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = repoRoot;
 export const BUNDLE_ENTRY = "spotferry-agent.mjs";
 export const BUNDLE_EXTENSION = "tar.gz";
 
@@ -75,7 +75,7 @@ export async function buildAgentBundle(opts: { minify?: boolean } = {}): Promise
       bundle: true,
       platform: "node",
       format: "esm",
-      target: "node20",
+      target: "node24",
       outExtension: { ".js": ".mjs" },
       banner: { js: BANNER },
       minify: opts.minify ?? true,

@@ -52,10 +52,13 @@ export const AGENT_LOG_COMMAND = [
 
 /** One verified SSH connection to a node. */
 export class NodeSession {
-  private constructor(
-    private readonly client: Client,
-    readonly name: string,
-  ) {}
+  private readonly client: Client;
+  readonly name: string;
+
+  private constructor(client: Client, name: string) {
+    this.client = client;
+    this.name = name;
+  }
 
   static connect(target: NodeSshTarget): Promise<NodeSession> {
     const port = target.port ?? 22;

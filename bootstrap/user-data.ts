@@ -9,8 +9,10 @@ import { z } from "zod";
 
 /** EC2 rejects user-data over 16 KiB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
-/** The Node release installed from nodejs.org when the distribution has no Node 20+ (checked against SHASUMS256.txt). */
-export const FALLBACK_NODE_VERSION = "20.19.0";
+/** The Node major nodes run: the same as package.json's `engines`, the bundle's esbuild target and the CLI's runtime. */
+export const NODE_MAJOR = 24;
+/** The Node release installed from nodejs.org when the distribution has no Node 24 (checked against SHASUMS256.txt). */
+export const FALLBACK_NODE_VERSION = "24.22.3";
 export const AGENT_SERVICE = "spotferry-agent";
 
 /** Bash single-quoting: safe for any string (a `'` becomes `'\''`); refuses NUL, which no shell word can hold. */
@@ -119,11 +121,11 @@ print_host_keys() {
 }
 print_host_keys
 
-# Node 20+ as NODE_BIN: the one on PATH, AL2023's namespaced node-NN, or an official build under /usr/local.
-node_ok() { "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' >/dev/null 2>&1; }
+# Node ${NODE_MAJOR} as NODE_BIN: the one on PATH, AL2023's namespaced node-NN, or an official build under /usr/local.
+node_ok() { "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) === ${NODE_MAJOR} ? 0 : 1)' >/dev/null 2>&1; }
 find_node() {
   local c
-  for c in node node-22 node-20 /usr/local/bin/node; do
+  for c in node node-${NODE_MAJOR} /usr/local/bin/node; do
     if command -v "$c" >/dev/null 2>&1 && node_ok "$c"; then NODE_BIN=$(command -v "$c"); return 0; fi
   done
   return 1
@@ -139,15 +141,15 @@ install_node_tarball() {
   rm -rf "$tmp"
 }
 if ! find_node; then
-  [ "$MAY_INSTALL" = 1 ] || die "no Node.js 20+ on PATH"
+  [ "$MAY_INSTALL" = 1 ] || die "no Node.js ${NODE_MAJOR} on PATH"
   . /etc/os-release 2>/dev/null || true
   say "installing Node.js (\${ID:-unknown} \${VERSION_ID:-})"
   case "\${ID:-}" in
-    amzn) dnf install -y -q nodejs20 || true ;;
+    amzn) dnf install -y -q nodejs${NODE_MAJOR} || true ;;
     ubuntu | debian) (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs) || true ;;
   esac
   find_node || install_node_tarball
-  find_node || die "Node.js 20+ could not be installed"
+  find_node || die "Node.js ${NODE_MAJOR} could not be installed"
 fi
 say "node $("$NODE_BIN" --version) at $NODE_BIN"
 

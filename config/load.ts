@@ -1,19 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { ConfigError } from "./config-error.ts";
 import { exportSpec } from "./export-spec.ts";
 import { poolSpec } from "./pool-spec.ts";
 import { agentSettings, controllerSettings } from "./settings.ts";
 
-/** Raised for any config that cannot be used; `problems` holds one line per problem, each naming its path. */
-export class ConfigError extends Error {
-  readonly problems: string[];
-  constructor(source: string, problems: string[]) {
-    super(`${source}: ${problems.length === 1 ? problems[0] : `${problems.length} problems\n  ${problems.join("\n  ")}`}`);
-    this.name = "ConfigError";
-    this.problems = problems;
-  }
-}
+// Kept in its own light module (no zod, no yaml) so the CLI can report config errors without loading the schemas.
+export { ConfigError };
 
 export const schemasByKind = {
   Export: exportSpec,

@@ -63,6 +63,7 @@ const FAILURE_RETRY_MS = 5_000;
  * in the table and the cloud, so a new leader (or a restarted one) continues where the last one stopped.
  */
 export class Controller {
+  private readonly deps: ControllerDeps;
   private readonly ctx: ReconcileContext;
   private readonly reconcilers: NamedReconciler[];
   private readonly due = new Map<string, number>();
@@ -70,7 +71,8 @@ export class Controller {
   private renewedAt = 0;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly deps: ControllerDeps) {
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
     this.log = deps.log ?? ((line) => process.stderr.write(`${new Date(deps.clock.now()).toISOString()} controller: ${line}\n`));
     this.reconcilers = deps.reconcilers ?? defaultReconcilers();
     this.ctx = {

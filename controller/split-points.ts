@@ -42,9 +42,12 @@ interface Target {
  * and the dive lands past the end, a capped count of the remainder gives the real size and a second dive is made.
  */
 export class MysqlSplitFinder implements SplitFinder {
+  private readonly deps: { env?: Record<string, string | undefined> };
   private readonly targets = new Map<string, Promise<Target>>();
 
-  constructor(private readonly deps: { env?: Record<string, string | undefined> } = {}) {}
+  constructor(deps: { env?: Record<string, string | undefined> } = {}) {
+    this.deps = deps;
+  }
 
   private target(exp: ExportRecord): Promise<Target> {
     let t = this.targets.get(exp.exportId);

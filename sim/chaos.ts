@@ -29,9 +29,12 @@ export function seededRandom(seed: number): () => number {
 }
 
 export class Chaos {
+  private readonly w: World;
   private readonly hazards = new Map<string, Hazard>();
 
-  constructor(private readonly w: World) {}
+  constructor(w: World) {
+    this.w = w;
+  }
 
   private instance(id: string, doing: string): SimInstance {
     const inst = this.w.instances.get(id);

@@ -8,13 +8,15 @@ import type { Dimension, MetricDataQuery, MetricDatum } from "@aws-sdk/client-cl
 export const CLOUDWATCH_TARGET_PREFIX = "GraniteServiceVersion20100801.";
 
 export class CloudWatchError extends Error {
-  constructor(
-    readonly type: string,
-    readonly queryCode: string,
-    message: string,
-    readonly status = 400,
-  ) {
+  readonly type: string;
+  readonly queryCode: string;
+  readonly status: number;
+
+  constructor(type: string, queryCode: string, message: string, status = 400) {
     super(message);
+    this.type = type;
+    this.queryCode = queryCode;
+    this.status = status;
   }
 }
 

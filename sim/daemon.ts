@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, resolve } from "node:path";
+import { fromSources, repoRoot } from "../lib/paths.ts";
 import type { StartSimOptions } from "./server.ts";
 import { defaultStateDir } from "./server.ts";
 
 /**
- * The sim as a background process: `simUp` starts sim/main.ts detached (through tsx, no build step), waits until it
+ * The sim as a background process: `simUp` starts sim/main.ts detached (its source under type stripping, or the
+ * built dist/sim.mjs when the CLI itself is built), waits until it
  * answers, and returns what `<state dir>/sim.json` records; `simDown` stops it. Both are idempotent, so
  * `spotferry local up/down` can call them blindly. Serializable options only (no clock): the daemon uses real time.
  */
@@ -66,12 +66,11 @@ export async function simUp(opts: SimUpOptions = {}): Promise<SimStateFile & { a
   const running = await readSimState(stateDir);
   if (running) return { ...running, alreadyRunning: true };
   mkdirSync(stateDir, { recursive: true });
-  const here = dirname(fileURLToPath(import.meta.url));
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  const entry = fromSources ? join(repoRoot, "sim", "main.ts") : join(repoRoot, "dist", "sim.mjs");
   const log = openSync(join(stateDir, "sim.log"), "a");
   try {
     const { env: extraEnv, ...settings } = opts;
-    const child = spawn(process.execPath, ["--import", tsx, join(here, "main.ts"), JSON.stringify({ ...settings, stateDir })], {
+    const child = spawn(process.execPath, [entry, JSON.stringify({ ...settings, stateDir })], {
       detached: true,
       stdio: ["ignore", log, log],
       env: { ...process.env, ...extraEnv, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },

@@ -14,11 +14,13 @@ export interface SimEvent {
 }
 
 export class EventLog {
+  private readonly clock: Clock;
+  private readonly file?: string;
   private readonly events: SimEvent[] = [];
-  constructor(
-    private readonly clock: Clock,
-    private readonly file?: string,
-  ) {}
+  constructor(clock: Clock, file?: string) {
+    this.clock = clock;
+    this.file = file;
+  }
 
   add(type: string, fields: Record<string, unknown> = {}): SimEvent {
     const event: SimEvent = { seq: this.events.length + 1, time: new Date(this.clock.now()).toISOString(), type, ...fields };

@@ -81,16 +81,19 @@ export const newId = (prefix: string) => `${prefix}-0${hex(8)}`;
 const gmt = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} GMT`;
 
 export class Instances {
+  private readonly settings: InstanceSettings;
+  private readonly timers: Timers;
+  private readonly events: EventLog;
   private readonly all = new Map<string, SimInstance>();
   private seq = 0;
   /** Set by stopAll: an sshd still starting when the sim stops must not outlive it. */
   private stopping = false;
 
-  constructor(
-    private readonly settings: InstanceSettings,
-    private readonly timers: Timers,
-    private readonly events: EventLog,
-  ) {}
+  constructor(settings: InstanceSettings, timers: Timers, events: EventLog) {
+    this.settings = settings;
+    this.timers = timers;
+    this.events = events;
+  }
 
   private get now(): number {
     return this.timers.clock.now();

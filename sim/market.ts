@@ -9,14 +9,15 @@ export type Market = "spot" | "on-demand";
  * zone; unset means unlimited, 0 means none. Existing instances are never evicted by lowering it.
  */
 export class MarketState {
+  readonly geo: Geography;
+  private readonly clock: Clock;
   private readonly capacity = new Map<string, number>();
   private readonly prices = new Map<string, { time: number; price: number }[]>();
   private throttles: { remaining: number; actions?: Set<string> }[] = [];
 
-  constructor(
-    readonly geo: Geography,
-    private readonly clock: Clock,
-  ) {
+  constructor(geo: Geography, clock: Clock) {
+    this.geo = geo;
+    this.clock = clock;
     const start = clock.now();
     for (const t of INSTANCE_TYPES) {
       for (const z of geo.zones) this.prices.set(`${t.type}|${z}`, [{ time: start, price: baseSpotPrice(geo, t, z) }]);

@@ -45,9 +45,12 @@ export function checkUserData(userData: string | undefined, param: string): void
 }
 
 export class LaunchTemplates {
+  private readonly clock: Clock;
   private readonly byId = new Map<string, LaunchTemplate>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
 
   create(name: string | undefined, data: RequestLaunchTemplateData | undefined, description?: string, tags: Tag[] = []) {
     if (!name) throw missing("LaunchTemplateName");

@@ -6,11 +6,13 @@ import type { Clock } from "../lib/clock.ts";
  * callbacks are cancelled when the sim stops.
  */
 export class Timers {
+  readonly clock: Clock;
+  readonly timeScale: number;
   private readonly abort = new AbortController();
-  constructor(
-    readonly clock: Clock,
-    readonly timeScale: number,
-  ) {}
+  constructor(clock: Clock, timeScale: number) {
+    this.clock = clock;
+    this.timeScale = timeScale;
+  }
 
   /** Real milliseconds for a duration in sim seconds. */
   ms(simSeconds: number): number {

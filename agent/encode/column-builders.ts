@@ -211,18 +211,15 @@ export class Int64Builder extends ColumnBuilder {
 
 /** DECIMAL(p > 18): big-endian two's complement in FIXED_LEN_BYTE_ARRAY(width). */
 export class FixedBuilder extends ColumnBuilder {
+  private readonly width: number;
   private readonly data: Uint8Array;
   private pos = 0;
   private readonly scratch: Int32Array;
   private readonly le: Uint8Array;
 
-  constructor(
-    spec: ColumnSpec,
-    index: number,
-    capacity: number,
-    private readonly width: number,
-  ) {
+  constructor(spec: ColumnSpec, index: number, capacity: number, width: number) {
     super(spec, index, capacity);
+    this.width = width;
     this.data = new Uint8Array(capacity * width);
     this.scratch = new Int32Array(spec.precision <= 38 ? 4 : 8);
     this.le = new Uint8Array(this.scratch.buffer);

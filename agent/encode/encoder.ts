@@ -62,11 +62,13 @@ export interface Encoder {
 
 /** A Readable fed by push() whose writer can wait until the reader has drained it below the high-water mark. */
 export class ByteOutput {
+  private readonly highWaterMark: number;
   readonly readable: Readable;
   bytes = 0;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly highWaterMark: number) {
+  constructor(highWaterMark: number) {
+    this.highWaterMark = highWaterMark;
     this.readable = new Readable({ highWaterMark, read: () => this.wake() });
   }
 

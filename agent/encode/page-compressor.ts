@@ -2,10 +2,10 @@
  * The CPU-heavy half of writing a row group, run in a worker thread (parquet-worker.ts) or in-process: compresses each
  * uncompressed page body of a row group and computes min/max statistics of the integer-like columns from their PLAIN
  * values. Input and output are one ArrayBuffer each, transferred (not copied) across the thread boundary.
- * Codecs: zstd level 1 (zstd compiled to wasm, @bokuweb/zstd-wasm), gzip level 1 (node:zlib, native), snappy (snappyjs,
- * pure JS) or none.
+ * Codecs: zstd level 1 (node:zlib's native zstd on Node >= 22.15, else zstd compiled to wasm, @bokuweb/zstd-wasm), gzip
+ * level 1 (node:zlib, native), snappy (snappyjs, pure JS) or none.
  */
-import { gzipSync } from "node:zlib";
+import zlib, { gzipSync } from "node:zlib";
 // Static imports (both packages are CommonJS), so that esbuild bundles them. zstd-wasm's init() reads zstd.wasm from
 // its own directory: in a bundle, from next to the bundle (see README, "Shipping").
 import zstdWasm from "@bokuweb/zstd-wasm";
@@ -47,10 +47,20 @@ type Codec = (b: Uint8Array) => Uint8Array;
 
 let zstd: Promise<Codec> | null = null;
 
+// Native zstd (about 3x the wasm build's rate here) where Node has it. Node's docs still mark it experimental, so the
+// wasm codec stays as the fallback until every node is sure to run Node 24; both write standard zstd frames.
+const ZSTD_LEVEL = { params: { [zlib.constants.ZSTD_c_compressionLevel ?? 100]: 1 } };
+const nativeZstd: Codec | null =
+  typeof zlib.zstdCompressSync === "function" && process.env.SPOTFERRY_ZSTD !== "wasm" ? (b) => zlib.zstdCompressSync(b, ZSTD_LEVEL) : null;
+
+/** Which zstd implementation this process compresses with ("native" or "wasm"), for reports and benchmarks. */
+export const zstdImplementation = nativeZstd ? "native" : "wasm";
+
 function codecFor(c: Compression): Promise<Codec> | Codec {
   switch (c) {
     case "zstd":
       // Level 1: the fastest standard level; on call-log pages it is as fast as gzip-1 and ~30 % smaller.
+      if (nativeZstd) return nativeZstd;
       zstd ??= zstdWasm.init().then(() => (b: Uint8Array) => zstdWasm.compress(b, 1));
       return zstd;
     case "gzip":

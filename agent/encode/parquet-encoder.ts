@@ -17,20 +17,20 @@ import { definitionLevels } from "./rle-hybrid.ts";
 
 /** Runs compression jobs in one worker thread shared by all encoders of the process, or in this thread ("inline"). */
 class CompressorHost {
+  private readonly mode: "worker" | "inline";
   private readonly pending = new Map<number, { resolve: (r: PageResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private worker: Worker | null = null;
 
-  constructor(private readonly mode: "worker" | "inline") {}
+  constructor(mode: "worker" | "inline") {
+    this.mode = mode;
+  }
 
   private start(): Worker {
     const here = import.meta.url;
-    // Next to this module: the .ts source under tsx, the bundled parquet-worker.mjs in a node bundle.
-    const url = new URL(here.endsWith(".ts") ? "./parquet-worker.ts" : "./parquet-worker.mjs", here);
-    // Under tsx the worker thread must register the TypeScript loader itself (Node 20 does not pass --import on).
-    const worker = here.endsWith(".ts")
-      ? new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
-      : new Worker(url);
+    // Next to this module: the .ts source (Node 24 strips its types in the worker too), or parquet-worker.mjs next to
+    // a bundle (the agent's, or the built CLI's).
+    const worker = new Worker(new URL(here.endsWith(".ts") ? "./parquet-worker.ts" : "./parquet-worker.mjs", here));
     worker.on("message", (m: WorkerReply) => {
       const id = m.ok ? m.result.id : m.id;
       const p = this.pending.get(id);

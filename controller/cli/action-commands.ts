@@ -25,7 +25,6 @@ const say = (flags: CommonFlags, line: string) => (flags.json ? undefined : proc
 
 export function registerActionCommands(program: Command): void {
   withYes(program.command("retry"))
-    .description("put a quarantined partition (or every quarantined partition of an export) back on the queue with fresh attempts")
     .argument("<id>", "export id")
     .argument("[n]", "partition number (default: every QUARANTINED partition)")
     .action((id: string, nText: string | undefined, flags: ActionFlags) =>
@@ -78,7 +77,6 @@ export function registerActionCommands(program: Command): void {
     );
 
   withYes(program.command("cancel"))
-    .description("cancel an export: CANCELLED, pending partitions off the queue, running ones stop at their next chunk")
     .argument("<id>", "export id")
     .option("--reason <text>", "recorded on the export")
     .action((id: string, flags: ActionFlags & { reason?: string }) =>
@@ -114,9 +112,6 @@ export function registerActionCommands(program: Command): void {
     );
 
   withYes(program.command("drain"))
-    .description(
-      "drain a node: DRAINING, its instance is terminated (the agent commits its chunk and releases) and the controller replaces it",
-    )
     .argument("<node>", "instance id")
     .option("--pool <pool>", "its pool (default: searched in every pool)")
     .action((id: string, flags: ActionFlags & { pool?: string }) =>
@@ -155,7 +150,6 @@ export function registerActionCommands(program: Command): void {
     );
 
   withYes(program.command("scale"))
-    .description("change a pool's capacity bounds (the controller sizes the fleet from pending work within them)")
     .argument("<pool>", "pool name")
     .option("--min <n>", "new minimum node count")
     .option("--max <n>", "new maximum node count")
@@ -191,7 +185,6 @@ export function registerActionCommands(program: Command): void {
     );
 
   withCommon(program.command("logs"))
-    .description("the agent log of a node over SSH (host key verified against the node's console output)")
     .argument("<node>", "instance id")
     .option("-f, --follow", "keep streaming until Ctrl-C")
     .option("-n, --lines <n>", "lines of history", "200")

@@ -4,7 +4,7 @@ import { runCommand } from "./run.ts";
 
 /** `spotferry agent run`: the same flags and settings resolution as the node bundle's entry (agent/main.ts). */
 export function registerAgentCommands(program: Command): void {
-  const agent = program.command("agent").description("the node worker");
+  const agent = program.command("agent");
   addAgentRunOptions(
     agent.command("run").description("claim partitions of a pool and stream them from MySQL to S3 until drained or idle"),
   ).action((flags: AgentFlags) => runCommand(() => runAgent(flags)));

@@ -3,7 +3,7 @@ import { type ConfigKind, loadConfigFile } from "../../config/load.ts";
 import { printJson, runCommand } from "./run.ts";
 
 export function registerConfigCommands(program: Command): void {
-  const config = program.command("config").description("validate and inspect configuration files");
+  const config = program.command("config");
   config
     .command("check")
     .description("validate an export spec, pool spec or settings file (YAML or JSON); exit 2 with one line per problem")

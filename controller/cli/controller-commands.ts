@@ -66,7 +66,7 @@ interface RunFlags {
 
 /** `spotferry controller run`, `spotferry pool apply FILE`, `spotferry rotate POOL`. */
 export function registerControllerCommands(program: Command): void {
-  const controller = program.command("controller").description("the fleet controller");
+  const controller = program.command("controller");
   controller
     .command("run")
     .description("reconcile pools and exports: provision, replace interrupted nodes, rotate, reap, finalize (leader-elected)")
@@ -132,7 +132,6 @@ export function registerControllerCommands(program: Command): void {
 
   program
     .command("pool")
-    .description("fleet pools")
     .command("apply <file>")
     .description("create or update a pool from its spec (kind: Pool); generation and counters are kept")
     .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
@@ -154,7 +153,6 @@ export function registerControllerCommands(program: Command): void {
 
   program
     .command("rotate <pool>")
-    .description("replace every node of a pool (blue/green): bumps its generation; the controller rotates within the disruption budget")
     .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
     .action((pool: string, opts: { stateTable?: string }) =>
       runCommand(async () => {

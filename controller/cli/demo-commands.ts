@@ -38,9 +38,6 @@ const int = (name: string, min: number) => (v: string) => {
 export function registerDemoCommands(program: Command): void {
   program
     .command("demo")
-    .description(
-      "the local rehearsal: export a generated call log on a simulated spot fleet with interruptions, a rotation and a controller crash, then verify it",
-    )
     .option("--rows <n>", "rows in the generated call-log table", int("rows", 1000), 2_000_000)
     .option("--nodes <n>", "most spot nodes in the pool", int("nodes", 1), 4)
     .option("--format <format>", "output format: parquet, ndjson or csv", "parquet")

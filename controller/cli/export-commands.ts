@@ -38,7 +38,7 @@ function ago(iso: string | null, now: number): string {
 }
 
 export function registerExportCommands(program: Command): void {
-  const exp = program.command("export").description("plan exports and inspect their partitions");
+  const exp = program.command("export");
 
   exp
     .command("plan")

@@ -10,6 +10,7 @@ import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { finalizeExport, readManifest } from "../finalize/finalize.ts";
 import { runLocalAgents } from "../local-run.ts";
 import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
@@ -20,7 +21,6 @@ import type { ExportProgress } from "../store/job-store.ts";
 import { verifyExport } from "../verify/verify.ts";
 import { printJson, runCommand } from "./run.ts";
 
-const repoRoot = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
 const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -145,7 +145,7 @@ export function registerExportRunCommands(program: Command): void {
               pool: spec.pool,
               stateTable: tableName,
               workers,
-              agentCommand: [process.execPath, join(repoRoot, "bin", "spotferry.mjs")],
+              agentCommand: [process.execPath, cliBin],
               leaseSeconds: Number(opts.lease),
               logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", record.exportId),
               onProgress: (p, n) => bar.update(p, n),

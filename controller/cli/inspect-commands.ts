@@ -79,7 +79,7 @@ export function renderDiagnosis(d: Diagnosis): string {
 }
 
 export function registerInspectCommands(program: Command): void {
-  withCommon(program.command("partition").description("one partition").command("show"))
+  withCommon(program.command("partition").command("show"))
     .description("one partition: range, cursor, owner, epoch, attempts, committed chunks and its full event ledger")
     .argument("<id>", "export id")
     .argument("<n>", "partition number")
@@ -103,7 +103,6 @@ export function registerInspectCommands(program: Command): void {
     );
 
   withThresholds(withCommon(program.command("why")))
-    .description("why an export (or one partition) is stuck, in plain language, from the ledger; exit 4 when it is stuck")
     .argument("<id>", "export id")
     .argument("[n]", "partition number")
     .action((id: string, nText: string | undefined, flags: CommonFlags & { stallMinutes?: string; heartbeatTimeout?: string }) =>

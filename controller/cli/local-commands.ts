@@ -7,9 +7,7 @@ import { printJson, runCommand } from "./run.ts";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 export function registerLocalCommands(program: Command): void {
-  const local = program
-    .command("local")
-    .description("the local stack: MariaDB, DynamoDB Local and an S3-compatible store on 127.0.0.1 (state in .spotferry/)");
+  const local = program.command("local");
 
   local
     .command("up")

@@ -67,18 +67,15 @@ export function registerOncallCommands(program: Command): void {
     });
 
   withThresholds(withCommon(program.command("status")))
-    .description("what runs where, what needs a human (listed first), progress, rate, ETA and cost; exit 4 when something needs a human")
     .option("-w, --watch", "redraw in place every --interval seconds until Ctrl-C")
     .option("--interval <s>", "refresh interval for --watch", "5")
     .action(statusAction(false));
 
   withThresholds(withCommon(program.command("watch")))
-    .description("live view of `status`, redrawn in place (same as status --watch)")
     .option("--interval <s>", "refresh interval", "5")
     .action(statusAction(true));
 
   withCommon(program.command("exports"))
-    .description("exports, newest first: state, % done, rows/s, ETA, cost so far, partitions by state")
     .option("--state <state>", `only exports in this state (${EXPORT_STATES.join("|")})`)
     .option("--limit <n>", "newest exports to list", "20")
     .action((flags: CommonFlags & { state?: string; limit: string }) =>
@@ -101,7 +98,6 @@ export function registerOncallCommands(program: Command): void {
     );
 
   withCommon(program.command("nodes"))
-    .description("nodes: type, zone, lifecycle, price, age, heartbeat age, current partition, rows/s")
     .option("--pool <pool>", "only this pool")
     .option("--all", "include TERMINATED nodes")
     .action((flags: CommonFlags & { pool?: string; all?: boolean }) =>
@@ -116,7 +112,7 @@ export function registerOncallCommands(program: Command): void {
       ),
     );
 
-  withCommon(program.command("node").description("one node").command("show"))
+  withCommon(program.command("node").command("show"))
     .description("one node: lifecycle, instance, heartbeat, partitions held, rows/s, cost so far")
     .argument("<id>", "instance id")
     .option("--pool <pool>", "its pool (default: searched in every pool)")

@@ -1,4 +1,4 @@
-import { ConfigError } from "../../config/load.ts";
+import { ConfigError } from "../../config/config-error.ts";
 import { describeError, ExitCode, UserError } from "../../lib/errors.ts";
 
 /**

@@ -8,6 +8,7 @@ import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { openSource } from "../planner/source.ts";
 import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
 import { DynamoJobStore } from "../store/dynamo-job-store.ts";
@@ -22,7 +23,6 @@ import { printJson, runCommand } from "./run.ts";
  * lists the runs with their watermark range, rows, drift and quality results; `schedule verify NAME` proves the
  * output (newest version per key over the committed runs) equals the source up to the watermark.
  */
-const repoRoot = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
 const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -38,7 +38,7 @@ function stores(tableName: string) {
 const exitOf = (r: TickResult) => (r.action === "failed" ? ExitCode.checkFailed : ExitCode.ok);
 
 export function registerScheduleCommands(program: Command): void {
-  const sched = program.command("schedule").description("incremental runs of an export (watermark, drift, quality)");
+  const sched = program.command("schedule");
 
   sched
     .command("run")
@@ -96,7 +96,7 @@ export function registerScheduleCommands(program: Command): void {
                     local: {
                       workers,
                       stateTable: tableName,
-                      agentCommand: [process.execPath, join(repoRoot, "bin", "spotferry.mjs")],
+                      agentCommand: [process.execPath, cliBin],
                       leaseSeconds: Number(opts.lease),
                       logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", "schedules"),
                     },

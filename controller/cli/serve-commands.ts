@@ -7,7 +7,6 @@ import { runCommand } from "./run.ts";
 /** `spotferry serve --http 127.0.0.1:PORT`: the read-only status page (controller/http/). */
 export function registerServeCommands(program: Command): void {
   withThresholds(program.command("serve"))
-    .description("serve the read-only status page (same information as `status`, charts, timeline); loopback only by default")
     .option("--http <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--allow-remote", "allow a non-loopback --http address")
     .option("--refresh <s>", "seconds between page reloads", "10")

@@ -28,10 +28,7 @@ async function call(dir: string | undefined, method: "GET" | "POST", path: strin
 }
 
 export function registerSimCommands(program: Command): void {
-  const sim = program
-    .command("sim")
-    .description("the local spot market: EC2, IMDSv2 and CloudWatch on 127.0.0.1, with fault injection")
-    .option("--dir <path>", "sim state directory (default: SPOTFERRY_SIM_DIR or .spotferry/sim)");
+  const sim = program.command("sim").option("--dir <path>", "sim state directory (default: SPOTFERRY_SIM_DIR or .spotferry/sim)");
   const dirOf = (cmd: Command): string | undefined => (cmd.optsWithGlobals() as DirOption).dir;
 
   sim

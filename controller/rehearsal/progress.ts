@@ -26,15 +26,26 @@ export interface ProgressSnapshot {
  * fleet as it shrinks and grows, rather than a lifetime average.
  */
 export class ProgressSampler {
+  private readonly deps: { jobs: JobStore; fleet: FleetStore; clock: Clock };
+  private readonly exportId: string;
+  private readonly pool: string;
+  private readonly startedAt: number;
+  private readonly windowMs: number;
   private readonly samples: { at: number; rows: number }[] = [];
 
   constructor(
-    private readonly deps: { jobs: JobStore; fleet: FleetStore; clock: Clock },
-    private readonly exportId: string,
-    private readonly pool: string,
-    private readonly startedAt: number,
-    private readonly windowMs = 15_000,
-  ) {}
+    deps: { jobs: JobStore; fleet: FleetStore; clock: Clock },
+    exportId: string,
+    pool: string,
+    startedAt: number,
+    windowMs = 15_000,
+  ) {
+    this.deps = deps;
+    this.exportId = exportId;
+    this.pool = pool;
+    this.startedAt = startedAt;
+    this.windowMs = windowMs;
+  }
 
   async sample(): Promise<ProgressSnapshot> {
     const now = this.deps.clock.now();

@@ -147,11 +147,11 @@ export interface RunResult {
 }
 
 export class ScheduleConflictError extends Error {
-  constructor(
-    readonly schedule: string,
-    what: string,
-  ) {
+  readonly schedule: string;
+
+  constructor(schedule: string, what: string) {
     super(`schedule ${schedule}: ${what}`);
+    this.schedule = schedule;
     this.name = "ScheduleConflictError";
   }
 }

@@ -14,6 +14,8 @@ import type { KeyColumn } from "../../config/records.ts";
 export const KEY_SEPARATOR = "\u001f";
 
 export class ObjectKeyReader {
+  private readonly keyColumns: KeyColumn[];
+  private readonly extra: KeyColumn[];
   private readonly dir = mkdtempSync(join(tmpdir(), "spotferry-verify-"));
   private db: Promise<DuckDBInstance> | null = null;
   private n = 0;
@@ -22,10 +24,10 @@ export class ObjectKeyReader {
    * `extra`: further columns read as text next to the key, in the same form (e.g. an incremental schedule's version
    * column, so `schedule verify` can check which version of each row the output holds).
    */
-  constructor(
-    private readonly keyColumns: KeyColumn[],
-    private readonly extra: KeyColumn[] = [],
-  ) {}
+  constructor(keyColumns: KeyColumn[], extra: KeyColumn[] = []) {
+    this.keyColumns = keyColumns;
+    this.extra = extra;
+  }
 
   async keys(format: OutputFormat, body: Buffer, columnNames: string[]): Promise<string[]> {
     return (await this.rows(format, body, columnNames)).map((r) => r[0] as string);

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { repoRoot } from "../../lib/paths.ts";
 import { readSimState, simDown, simUp } from "../daemon.ts";
 import { SIM_REQUIREMENTS } from "../ssh.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
@@ -16,9 +16,10 @@ import { swiftService } from "./swift.ts";
  * private directory. `up` is idempotent (healthy services are reused), `down` stops exactly the process groups it
  * started, and `.spotferry/local.env` carries the standard AWS variables plus the MariaDB connection.
  */
+export { repoRoot };
+
 export const SERVICES: LocalService[] = [mariadbService, dynamodbService, swiftService];
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const stackHome = (env: NodeJS.ProcessEnv = process.env) => resolve(env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"));
 
 interface StackFile {
@@ -55,6 +56,10 @@ export function stackEnv(state: StackFile): Record<string, string> {
 
 function writeEnvFile(home: string, env: Record<string, string>): void {
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${/^[\w.:/@-]*$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`}`);
+  // Not an `export K=V` line, so readEnvFile and the npm scripts skip it: it is for a shell, where it puts Node 24 and
+  // `spotferry` itself first on PATH.
+  const bin = join(repoRoot, "node_modules", ".bin");
+  lines.push(`PATH='${bin.replace(/'/g, "'\\''")}':"$PATH"; export PATH`);
   writeFileSync(envFile(home), `# written by spotferry local up; source it to reach the local stack\n${lines.join("\n")}\n`, {
     mode: 0o600,
   });

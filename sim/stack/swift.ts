@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { repoRoot } from "../../lib/paths.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, StackContext } from "./service.ts";
@@ -98,8 +98,8 @@ export const swiftService: LocalService = {
     const pids = [
       startDetached("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(ports.memcached), "-m", "64", "-U", "0"], log("memcached")),
     ];
-    // The proxy imports the key-alias filter that sits next to this file.
-    const env = { ...process.env, PYTHONPATH: dirname(fileURLToPath(import.meta.url)) };
+    // The proxy imports the key-alias filter that sits next to this file's source.
+    const env = { ...process.env, PYTHONPATH: join(repoRoot, "sim", "stack") };
     for (const s of [...SERVERS, "proxy"])
       pids.push(startDetached(`swift-${s}-server`, [join(dir, `${s}-server.conf`)], { ...log(s), env }));
     const extra: Record<string, string> = {};

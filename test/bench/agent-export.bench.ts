@@ -8,7 +8,7 @@
  * in-process, so included) is its own. Prints rows/s, MB/s, CPU seconds and the ratio to the C client. Never asserts
  * times. The database and the bucket are removed at the end.
  *
- *   node --import tsx test/bench/agent-export.bench.ts [--rows 5000000] [--only parquet,ndjson] [--repeat 1]
+ *   node test/bench/agent-export.bench.ts [--rows 5000000] [--only parquet,ndjson] [--repeat 1]
  */
 import { spawn, spawnSync } from "node:child_process";
 import { statSync, unlinkSync } from "node:fs";
@@ -44,7 +44,7 @@ interface Result {
   bytes: number;
   cpu: number;
   rss: number;
-  /** RSS when the pipeline starts (Node + tsx + the modules loaded), MB. */
+  /** RSS when the pipeline starts (Node + the modules loaded), MB. */
   rss0: number;
 }
 

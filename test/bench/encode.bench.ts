@@ -4,7 +4,7 @@
  * ratio to baselines measured in the same run: generating the rows only, and JSON.stringify of the same rows.
  * Never asserts times.
  *
- *   node --import tsx test/bench/encode.bench.ts [--rows 1000000] [--only name,name]
+ *   node test/bench/encode.bench.ts [--rows 1000000] [--only name,name]
  *
  * Candidate libraries (for the record in agent/encode/README.md) are measured only if installed:
  *   hyparquet-writer, @dsnp/parquetjs, @duckdb/node-api (appender + COPY TO parquet).

@@ -4,7 +4,7 @@
  * (the latter with the row-count and distinct quality rules, which read the run's objects back). Also the cost of a
  * tick that finds nothing new. Both schedules start after the table's existing rows (incremental.startAfter), as a
  * schedule does once its backfill is done.
- * Usage: node --import tsx test/bench/incremental.bench.ts [--rows N] [--new N] [--format parquet|ndjson]
+ * Usage: node test/bench/incremental.bench.ts [--rows N] [--new N] [--format parquet|ndjson]
  * (prints figures; asserts nothing)
  */
 import { mkdtempSync, rmSync } from "node:fs";

@@ -5,7 +5,7 @@
  *   2. Planner on MariaDB: planning a skewed table (default 10M rows) next to a full COUNT(*) of it, in the same run.
  *
  *   set -a; . .spotferry/local.env; set +a
- *   node --import tsx test/bench/job-store.bench.ts [--rows N] [--partitions N] [--claimers N] [--chunks N]
+ *   node test/bench/job-store.bench.ts [--rows N] [--partitions N] [--claimers N] [--chunks N]
  * SPOTFERRY_BENCH_ROWS=1000000 also sets the table size (quick runs).
  */
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@
  * options) both ways and discards the rows, in the same run:
  *   stream: one query over the whole key range, streamed with backpressure (what agent/source.ts does);
  *   pages:  keyset pages `WHERE id > ? ORDER BY id LIMIT n` (one index dive per page), for several page sizes.
- * Usage: node --import tsx test/bench/source-read.bench.ts [--rows N]   (prints figures; asserts nothing)
+ * Usage: node test/bench/source-read.bench.ts [--rows N]   (prints figures; asserts nothing)
  */
 import mysql from "mysql2/promise";
 import { MYSQL_SOURCE_OPTIONS } from "../../agent/encode/index.ts";

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// `npm run build`: the operator CLI as JavaScript in dist/ (esbuild, about a second). One entry per process the CLI
+// starts (the CLI, the sim daemon, the Parquet compression worker); code splitting turns each command's dynamic import
+// into its own chunk, so a command loads only its modules. npm packages are bundled too (fewer files to resolve at
+// start-up), except those that load native addons or files from their own folder at run time.
+// The agent bundle that nodes run is built separately, by bootstrap/bundle.ts.
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { root } from "./common.mjs";
+
+/** Packages left in node_modules: native addons, wasm read from their folder, and build tools used at run time. */
+export const EXTERNAL = ["@duckdb/*", "ssh2", "cpu-features", "@bokuweb/zstd-wasm", "esbuild", "playwright-core"];
+
+// Bundled CommonJS packages call require(); ESM output has none, so each chunk gets one.
+const BANNER = 'import { createRequire as __sfCreateRequire } from "node:module";\nconst require = __sfCreateRequire(import.meta.url);';
+
+const dist = join(root, "dist");
+const staging = join(root, `dist.${process.pid}.tmp`);
+rmSync(staging, { recursive: true, force: true });
+try {
+  await build({
+    absWorkingDir: root,
+    entryPoints: {
+      spotferry: "controller/cli/main.ts",
+      sim: "sim/main.ts",
+      "parquet-worker": "agent/encode/parquet-worker.ts",
+    },
+    outdir: staging,
+    bundle: true,
+    splitting: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    outExtension: { ".js": ".mjs" },
+    external: EXTERNAL,
+    banner: { js: BANNER },
+    legalComments: "none",
+    sourcemap: "linked",
+    logLevel: "warning",
+  });
+  // Swap in whole, so a CLI started meanwhile sees the old build or the new one, never half of each.
+  const old = `${dist}.${process.pid}.old`;
+  if (existsSync(dist)) renameSync(dist, old);
+  mkdirSync(staging, { recursive: true });
+  renameSync(staging, dist);
+  rmSync(old, { recursive: true, force: true });
+} catch (err) {
+  rmSync(staging, { recursive: true, force: true });
+  process.stderr.write(`building the CLI into dist/ failed: ${err.message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  CreateFleetCommand,
+  CreateLaunchTemplateCommand,
+  type EC2Client,
+  GetConsoleOutputCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  buildAgentBundle,
+  HostKeyMismatchError,
+  NodeSession,
+  type NodeSshTarget,
+  type PublishedBundle,
+  presignBundle,
+  publishAgentBundle,
+  renderLaunchTemplateData,
+  renderUserData,
+  runOnNode,
+  trustedHostKey,
+} from "../../bootstrap/index.ts";
+import { poolSpec } from "../../config/pool-spec.ts";
+import { requireEnv } from "../helpers/env.ts";
+import { testSim, waitFor } from "../helpers/sim.ts";
+import { tempBucket } from "../helpers/temp-bucket.ts";
+import { tempStateTable } from "../helpers/temp-dynamo.ts";
+
+/**
+ * A sim node boots from the user-data rendered for EC2: it fetches the published bundle through a presigned URL,
+ * verifies its SHA-256, runs the agent (against an empty state table it idles out of at once) and stops cleanly; its
+ * console shows its SSH host key, which is what ssh2 trusts; a tampered bundle is refused.
+ */
+let s3: Awaited<ReturnType<typeof tempBucket>>;
+let table: Awaited<ReturnType<typeof tempStateTable>>;
+let published: PublishedBundle;
+let archive: Buffer;
+
+before(async () => {
+  [s3, table] = await Promise.all([tempBucket("sf-node"), tempStateTable("bootstrap")]);
+  const bundle = await buildAgentBundle();
+  archive = bundle.archive;
+  published = await publishAgentBundle({ s3: s3.s3, bucket: s3.bucket, bundle });
+});
+after(async () => {
+  await s3?.drop();
+  await table?.drop();
+});
+
+const pool = poolSpec.parse({
+  kind: "Pool",
+  name: "boot",
+  instanceTypes: ["c6i.large"],
+  subnets: ["subnet-a"],
+  imageId: "ami-0123456789abcdef0",
+  securityGroupIds: ["sg-0123"],
+  instanceProfileArn: "arn:aws:iam::000000000000:instance-profile/spotferry-node",
+  capacity: { max: 2 },
+});
+
+async function userDataFor(url: string): Promise<string> {
+  return renderUserData({
+    pool: pool.name,
+    stateTable: table.tableName,
+    region: "us-east-1",
+    bundleUrl: url,
+    bundleSha256: published.sha256,
+    env: { AWS_ENDPOINT_URL_S3: requireEnv("AWS_ENDPOINT_URL_S3"), AWS_ENDPOINT_URL_DYNAMODB: requireEnv("AWS_ENDPOINT_URL_DYNAMODB") },
+    agentFlags: ["--idle-exit", "1s"],
+  });
+}
+
+const consoleOf = async (ec2: EC2Client, id: string) =>
+  Buffer.from((await ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))).Output ?? "", "base64").toString("utf8");
+
+type Sim = Awaited<ReturnType<typeof testSim>>["sim"];
+const exitOf = (sim: Sim, id: string) =>
+  waitFor(
+    `the user-data of ${id} to exit`,
+    () => sim.world.events.list(0, ["user-data-exited"]).find((e) => e.instanceId === id)?.code as string | undefined,
+    60_000,
+  );
+
+test("a sim node runs the rendered user-data: bundle verified, agent started and stopped cleanly, reachable by ssh", async (t) => {
+  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1 });
+  const userData = await userDataFor(await presignBundle(s3.s3, published, { expiresInSeconds: 600 }));
+  const data = renderLaunchTemplateData(pool, Buffer.from(userData).toString("base64"), { generation: 1 });
+  await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "boot", LaunchTemplateData: data }));
+  const fleet = await ec2.send(
+    new CreateFleetCommand({
+      Type: "instant",
+      LaunchTemplateConfigs: [
+        {
+          LaunchTemplateSpecification: { LaunchTemplateName: "boot", Version: "$Latest" },
+          Overrides: [{ InstanceType: "c6i.large", SubnetId: "subnet-a" }],
+        },
+      ],
+      TargetCapacitySpecification: { TotalTargetCapacity: 1, DefaultTargetCapacityType: "spot" },
+    }),
+  );
+  const id = fleet.Instances?.[0]?.InstanceIds?.[0] ?? assert.fail(`no instance: ${JSON.stringify(fleet.Errors)}`);
+  const inst = sim.world.instances.get(id) ?? assert.fail("the sim does not know the instance");
+
+  assert.equal(await exitOf(sim, id), "0", "the agent exited cleanly (exec: the user-data's exit is the agent's)");
+  const console = await consoleOf(ec2, id);
+  assert.match(console, /spotferry-bootstrap: agent bundle verified and installed/);
+  assert.match(console, /no systemd: running the agent in the foreground/);
+  assert.match(console, new RegExp(`agent ${id} exiting \\(idle\\)`), "the agent took its node id from IMDSv2");
+  assert.ok(existsSync(join(inst.dir, "spotferry", "agent", published.sha256, "spotferry-agent.mjs")));
+  assert.deepEqual(JSON.parse(readFileSync(join(inst.dir, "spotferry", "etc", "agent.json"), "utf8")), {
+    kind: "AgentSettings",
+    pool: "boot",
+    stateTable: table.tableName,
+  });
+
+  // The trusted key comes from the console (GetConsoleOutput), and matches the sshd's own key.
+  const sshd = inst.sshd ?? assert.fail("the sim started no sshd");
+  const trusted = (await trustedHostKey(ec2, id)) ?? assert.fail("no host key on the console");
+  const local = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", sshd.hostKeyFile], { encoding: "utf8" });
+  assert.equal(trusted.algorithm, "ED25519");
+  assert.equal(local.split(" ")[1], trusted.sha256);
+
+  const target: NodeSshTarget = {
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: readFileSync(sshd.identityFile),
+    hostKey: trusted,
+  };
+  const ok = await runOnNode(target, 'echo ok; echo "$SPOTFERRY_NODE_DIR"');
+  assert.equal(ok.code, 0);
+  assert.equal(ok.stdout, `ok\n${inst.dir}\n`);
+
+  const session = await NodeSession.connect(target);
+  t.after(() => session.close());
+  const stop = new AbortController();
+  const lines: string[] = [];
+  await session.streamAgentLog({
+    signal: stop.signal,
+    onLine: (l) => {
+      lines.push(l);
+      if (/exiting \(idle\)/.test(l)) stop.abort();
+    },
+  });
+  assert.ok(
+    lines.some((l) => l.includes(`agent ${id} exiting (idle)`)),
+    lines.join("\n"),
+  );
+
+  const wrong = { ...target, hostKey: { algorithm: "ED25519", sha256: `SHA256:${"A".repeat(43)}` } };
+  await assert.rejects(runOnNode(wrong, "echo should-not-run"), (err: Error) => {
+    assert.ok(err instanceof HostKeyMismatchError, String(err));
+    assert.match(err.message, new RegExp(`host key is ${trusted.sha256.replace(/[+/]/g, "\\$&")}, not the trusted`));
+    return true;
+  });
+
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  await waitFor("termination", () => sim.world.instances.get(id)?.state === "terminated");
+  await assert.rejects(runOnNode(target, "echo gone"), /connecting to/, "the sshd died with the instance");
+});
+
+test("a node refuses a bundle whose SHA-256 does not match", async (t) => {
+  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1, ssh: false });
+  const tampered = Buffer.from(archive);
+  tampered[tampered.length >> 1] = (tampered[tampered.length >> 1] ?? 0) ^ 0xff;
+  const key = `tampered/${published.key}`;
+  await s3.s3.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: tampered }));
+  const userData = await userDataFor(await presignBundle(s3.s3, { bucket: s3.bucket, key }));
+  const run = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: pool.imageId,
+      InstanceType: "c6i.large",
+      MinCount: 1,
+      MaxCount: 1,
+      UserData: Buffer.from(userData).toString("base64"),
+    }),
+  );
+  const id = run.Instances?.[0]?.InstanceId ?? assert.fail("no instance");
+  assert.equal(await exitOf(sim, id), "1");
+  const console = await consoleOf(ec2, id);
+  assert.match(
+    console,
+    new RegExp(`REFUSING to run the agent bundle: SHA-256 mismatch \\(expected ${published.sha256}, got [0-9a-f]{64}\\)`),
+  );
+  assert.doesNotMatch(console, /agent bundle verified|exiting \(idle\)/);
+  const dir = sim.world.instances.get(id)?.dir ?? "";
+  assert.ok(!existsSync(join(dir, "spotferry", "agent", published.sha256)), "nothing was installed");
+  assert.ok(!existsSync(join(dir, "spotferry", "agent.log")), "the agent never ran");
+});

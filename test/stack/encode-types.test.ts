@@ -1,0 +1,241 @@
+/**
+ * Type round trip through every encoder: rows as mysql2 delivers them (built by hand, and, when the local stack is up,
+ * really SELECTed from a MariaDB table holding every type) -> Parquet / NDJSON.gz / CSV.gz -> read back independently
+ * (Parquet through DuckDB) -> compared value by value.
+ *   node --test test/encode-types.test.ts
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { DuckDBInstance } from "@duckdb/node-api";
+import mysql from "mysql2/promise";
+import type { OutputFormat } from "../../agent/encode/encoder.ts";
+import { type ColumnSpec, columnsFromFields, createEncoder, MYSQL_SOURCE_OPTIONS, SESSION_INIT_SQL } from "../../agent/encode/index.ts";
+
+import { type Case, cases, NROWS } from "../helpers/encode-types-cases.ts";
+
+function specs(): ColumnSpec[] {
+  return cases.map((c) => ({
+    name: c.name,
+    kind: c.kind,
+    nullable: true,
+    precision: 0,
+    scale: 0,
+    fsp: 0,
+    bits: 0,
+    sourceType: c.ddl,
+    ...c.spec,
+  }));
+}
+function driverRows(): unknown[][] {
+  return Array.from({ length: NROWS }, (_, r) => cases.map((c) => (c.rows[r] as Case["rows"][0])[1]));
+}
+const expected = (r: number, j: number) => ((cases[j] as Case).rows[r] as Case["rows"][0])[2];
+
+async function encode(format: OutputFormat, columns: ColumnSpec[], rows: unknown[][], opts = {}) {
+  const enc = createEncoder(format, columns, opts);
+  const chunks: Buffer[] = [];
+  const reading = (async () => {
+    for await (const b of enc.output) chunks.push(b as Buffer);
+  })();
+  // Two batches, to cross a batch boundary.
+  await enc.write(rows.slice(0, 1));
+  await enc.write(rows.slice(1));
+  const stats = await enc.end();
+  await reading;
+  return { bytes: Buffer.concat(chunks), stats };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "spotferry-encode-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Canonical text of each value of a Parquet file, read by DuckDB. */
+async function readParquet(bytes: Buffer, columns: ColumnSpec[]): Promise<(string | null)[][]> {
+  const file = join(dir, `t-${Math.random().toString(36).slice(2)}.parquet`);
+  writeFileSync(file, bytes);
+  const db = await DuckDBInstance.create(":memory:");
+  const con = await db.connect();
+  const expr = columns.map((c) => {
+    const q = `"${c.name}"`;
+    if (c.kind === "datetime" || c.kind === "timestamp") return `strftime(make_timestamp(epoch_us(${q})), '%Y-%m-%d %H:%M:%S.%f')`;
+    if (c.kind === "binary") return `to_base64(${q})`;
+    return `CAST(${q} AS VARCHAR)`;
+  });
+  const types = await con.runAndReadAll(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM '${file}')`);
+  const typeOf = new Map(types.getRows().map((r) => [String(r[0]), String(r[1])]));
+  assert.equal(typeOf.get("u64"), "UBIGINT");
+  assert.equal(typeOf.get("i64"), "BIGINT");
+  assert.equal(typeOf.get("dec"), "DECIMAL(38,10)");
+  assert.equal(typeOf.get("dt6"), "TIMESTAMP");
+  assert.equal(typeOf.get("ts3"), "TIMESTAMP WITH TIME ZONE");
+  assert.equal(typeOf.get("d"), "DATE");
+  assert.equal(typeOf.get("blob"), "BLOB");
+  const r = await con.runAndReadAll(`SELECT ${expr.join(", ")} FROM '${file}'`);
+  return r.getRows().map((row) => row.map((v, j) => canonicalText(columns[j] as ColumnSpec, v === null ? null : String(v))));
+}
+
+function canonicalText(c: ColumnSpec, v: string | null): string | null {
+  if (v === null) return null;
+  if (c.kind === "datetime" || c.kind === "timestamp") {
+    const s = v.replace("T", " ").replace(/Z$/, "");
+    const [main, frac = ""] = s.split(".");
+    return `${main}.${frac.padEnd(6, "0")}`;
+  }
+  if (c.kind === "float" || c.kind === "double") return String(Number(v));
+  return v;
+}
+
+function readNdjson(bytes: Buffer, columns: ColumnSpec[]): (string | null)[][] {
+  const lines = gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean);
+  return lines.map((l) => {
+    const o = JSON.parse(l) as Record<string, unknown>;
+    assert.deepEqual(
+      Object.keys(o),
+      columns.map((c) => c.name),
+    );
+    return columns.map((c) => {
+      const v = o[c.name];
+      if (v === null) return null;
+      if ((c.kind === "int64" || c.kind === "uint64" || c.kind === "decimal") && typeof v !== "string")
+        assert.fail(`${c.name} must be a JSON string`);
+      return canonicalText(c, String(v));
+    });
+  });
+}
+
+/** RFC 4180 reader that keeps the difference between an empty unquoted field (NULL) and "" (empty string). */
+function readCsv(bytes: Buffer, columns: ColumnSpec[]): (string | null)[][] {
+  const s = gunzipSync(bytes).toString("utf8");
+  const rows: (string | null)[][] = [];
+  let row: (string | null)[] = [];
+  let i = 0;
+  while (i < s.length) {
+    let field: string | null;
+    if (s[i] === '"') {
+      let v = "";
+      i++;
+      for (;;) {
+        const q = s.indexOf('"', i);
+        v += s.slice(i, q);
+        i = q + 1;
+        if (s[i] === '"') {
+          v += '"';
+          i++;
+        } else break;
+      }
+      field = v;
+    } else {
+      let end = i;
+      while (end < s.length && s[end] !== "," && s[end] !== "\n") end++;
+      field = end === i ? null : s.slice(i, end);
+      i = end;
+    }
+    row.push(field);
+    if (s[i] === ",") i++;
+    else {
+      i++;
+      rows.push(row);
+      row = [];
+    }
+  }
+  assert.deepEqual(
+    rows.shift(),
+    columns.map((c) => c.name),
+  );
+  return rows.map((r) => r.map((v, j) => canonicalText(columns[j] as ColumnSpec, v)));
+}
+
+function compare(got: (string | null)[][], columns: ColumnSpec[], what: string) {
+  assert.equal(got.length, NROWS, `${what}: row count`);
+  for (let r = 0; r < NROWS; r++) {
+    for (let j = 0; j < columns.length; j++) {
+      assert.equal((got[r] as (string | null)[])[j], expected(r, j), `${what}: row ${r} column ${(columns[j] as ColumnSpec).name}`);
+    }
+  }
+}
+
+async function roundTrip(columns: ColumnSpec[], rows: unknown[][], label: string) {
+  for (const [format, opts] of [
+    ["parquet", { compression: "zstd" }],
+    ["parquet", { compression: "snappy", threads: "inline" }],
+    ["ndjson", {}],
+    ["csv", {}],
+  ] as const) {
+    const what = `${label} ${format} ${JSON.stringify(opts)}`;
+    const { bytes, stats } = await encode(format, columns, rows, opts);
+    assert.equal(stats.rows, NROWS);
+    assert.equal(stats.bytes, bytes.length);
+    assert.equal(stats.zeroDates, 3, `${what}: zero dates counted`);
+    assert.equal(stats.columns.find((c) => c.name === "d")?.zeroDates, 1);
+    const got =
+      format === "parquet" ? await readParquet(bytes, columns) : format === "ndjson" ? readNdjson(bytes, columns) : readCsv(bytes, columns);
+    compare(got, columns, what);
+  }
+}
+
+describe("encoders round-trip every MySQL type", () => {
+  test("rows as mysql2 delivers them", async () => {
+    await roundTrip(specs(), driverRows(), "synthetic");
+  });
+
+  test("a bad value is reported with its column and the object abandoned", async () => {
+    const enc = createEncoder("parquet", specs().slice(6, 7), {
+      threads: "inline",
+    });
+    enc.output.on("error", () => {});
+    await assert.rejects(enc.write([["12x45678901234567"]]), /column i64/);
+  });
+
+  const envFile = new URL("../../.spotferry/local.env", import.meta.url);
+  test("rows SELECTed from MariaDB", {
+    skip: !existsSync(envFile) && "local stack not up (npx spotferry local up)",
+  }, async () => {
+    const env = Object.fromEntries(
+      [...readFileSync(envFile, "utf8").matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], (m[2] as string).replace(/^'(.*)'$/, "$1")]),
+    );
+    const db = `enc_types_${process.pid}_${Date.now().toString(36)}`;
+    const conn = await mysql.createConnection({
+      host: env.SPOTFERRY_MYSQL_HOST,
+      port: Number(env.SPOTFERRY_MYSQL_PORT),
+      user: env.SPOTFERRY_MYSQL_USER,
+      password: env.SPOTFERRY_MYSQL_PASSWORD,
+      ...MYSQL_SOURCE_OPTIONS,
+    });
+    try {
+      await conn.query(SESSION_INIT_SQL);
+      await conn.query(`CREATE DATABASE \`${db}\``);
+      await conn.query(`USE \`${db}\``);
+      // Zero dates can only be stored outside strict mode.
+      await conn.query("SET SESSION sql_mode = ''");
+      await conn.query(
+        `CREATE TABLE t (k INT PRIMARY KEY, ${cases.map((c) => `\`${c.name}\` ${c.ddl}`).join(", ")}) DEFAULT CHARSET utf8mb4`,
+      );
+      for (let r = 0; r < NROWS; r++) {
+        await conn.query(`INSERT INTO t VALUES (${r}, ${cases.map((c) => (c.rows[r] as Case["rows"][0])[0]).join(", ")})`);
+      }
+      const [rows, fields] = await conn.query({
+        sql: `SELECT ${cases.map((c) => `\`${c.name}\``).join(", ")} FROM t ORDER BY k`,
+      });
+      const columns = columnsFromFields(fields as never);
+      assert.deepEqual(
+        columns.map((c) => [c.name, c.kind]),
+        cases.map((c) => [c.name, c.kind]),
+      );
+      assert.deepEqual(
+        columns.find((c) => c.name === "dec"),
+        { ...columns.find((c) => c.name === "dec"), precision: 38, scale: 10 },
+      );
+      assert.equal(columns.find((c) => c.name === "dt6")?.fsp, 6);
+      assert.equal(columns.find((c) => c.name === "bit10")?.bits, 10);
+      // The driver delivers exactly what the synthetic rows claim.
+      assert.deepEqual(rows, driverRows());
+      await roundTrip(columns, rows as unknown[][], "mariadb");
+    } finally {
+      await conn.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => {});
+      await conn.end();
+    }
+  });
+});
