@@ -20,7 +20,8 @@ if (major < RUNTIME_MAJOR) {
 module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const entry = join(root, "dist", "spotferry.mjs");
+// A checkout (sim/ beside bin/) runs the CLI with the local rehearsal's commands; what ships runs the production one.
+const entry = join(root, "dist", existsSync(join(root, "sim")) ? "spotferry-dev.mjs" : "spotferry.mjs");
 const SOURCES = ["agent", "bootstrap", "config", "controller", "lib", "sim", "package.json"];
 
 function newestSource() {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm run build`: the operator CLI as JavaScript in dist/ (esbuild, about a second). One entry per process the CLI
-// starts (the CLI, the sim daemon, the Parquet compression worker); code splitting turns each command's dynamic import
+// `npm run build`: the operator CLI as JavaScript in dist/ (esbuild, about a second). One entry per program: the
+// production CLI (spotferry.mjs), a checkout's CLI with the local rehearsal's commands on top (spotferry-dev.mjs), the
+// sim daemon and the Parquet compression worker; code splitting turns each command's dynamic import
 // into its own chunk, so a command loads only its modules. npm packages are bundled too (fewer files to resolve at
 // start-up), except those that load native addons or files from their own folder at run time.
 // The agent bundle that nodes run is built separately, by bootstrap/bundle.ts.
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { root } from "./common.mjs";
@@ -19,10 +20,11 @@ const dist = join(root, "dist");
 const staging = join(root, `dist.${process.pid}.tmp`);
 rmSync(staging, { recursive: true, force: true });
 try {
-  await build({
+  const result = await build({
     absWorkingDir: root,
     entryPoints: {
       spotferry: "controller/cli/main.ts",
+      "spotferry-dev": "sim/cli/main.ts",
       sim: "sim/main.ts",
       "parquet-worker": "agent/encode/parquet-worker.ts",
     },
@@ -38,11 +40,13 @@ try {
     legalComments: "none",
     sourcemap: "linked",
     logLevel: "warning",
+    metafile: true,
   });
+  // Which sources each output holds and which outputs it imports: test/fast/module-graph.test.ts reads it.
+  writeFileSync(join(staging, "meta.json"), JSON.stringify(result.metafile));
   // Swap in whole, so a CLI started meanwhile sees the old build or the new one, never half of each.
   const old = `${dist}.${process.pid}.old`;
   if (existsSync(dist)) renameSync(dist, old);
-  mkdirSync(staging, { recursive: true });
   renameSync(staging, dist);
   rmSync(old, { recursive: true, force: true });
 } catch (err) {

@@ -1,16 +1,10 @@
-import { Command, CommanderError } from "commander";
-import { ExitCode } from "../../lib/errors.ts";
-import pkg from "../../package.json" with { type: "json" };
-
-type Register = (program: Command) => void;
+import { type CommandGroup, runCli } from "./program.ts";
 
 /**
- * Every top-level command, the one line `spotferry --help` prints for it, and the module(s) that define it. Only the
- * modules of the command asked for are loaded, so `--help` and `--version` load none and `status` loads the DynamoDB
- * client but not EC2, MySQL, DuckDB or the sim. A group's module registers its commands without their top-level
- * description; this table supplies it.
+ * The production CLI: every command an operator or a node needs, and nothing of the local rehearsal (the `local`,
+ * `sim` and `demo` commands live in sim/cli/, which a checkout's bin adds on top).
  */
-const COMMANDS: { names: Record<string, string>; load: () => Promise<Register[]> }[] = [
+export const PRODUCTION_COMMANDS: CommandGroup[] = [
   {
     names: { config: "validate and inspect configuration files" },
     load: async () => [(await import("./config-commands.ts")).registerConfigCommands],
@@ -22,20 +16,6 @@ const COMMANDS: { names: Record<string, string>; load: () => Promise<Register[]>
       (await import("./export-commands.ts")).registerExportCommands,
       (await import("./export-run-commands.ts")).registerExportRunCommands,
     ],
-  },
-  {
-    names: { local: "the local stack: MariaDB, DynamoDB Local and an S3-compatible store on 127.0.0.1 (state in .spotferry/)" },
-    load: async () => [(await import("./local-commands.ts")).registerLocalCommands],
-  },
-  {
-    names: {
-      demo: "the local rehearsal: export a generated call log on a simulated spot fleet with interruptions, a rotation and a controller crash, then verify it",
-    },
-    load: async () => [(await import("./demo-commands.ts")).registerDemoCommands],
-  },
-  {
-    names: { sim: "the local spot market: EC2, IMDSv2 and CloudWatch on 127.0.0.1, with fault injection" },
-    load: async () => [(await import("./sim-commands.ts")).registerSimCommands],
   },
   {
     names: {
@@ -84,47 +64,6 @@ const COMMANDS: { names: Record<string, string>; load: () => Promise<Register[]>
   },
 ];
 
-/** The top-level command an argument list asks for (`help X` asks for X), or undefined for the program's own help. */
-export function commandAsked(args: string[]): string | undefined {
-  const words = args.filter((a) => !a.startsWith("-"));
-  return words[0] === "help" ? words[1] : words[0];
-}
-
-/**
- * Builds the `spotferry` program with the commands of `only` (a top-level name) defined in full and every other
- * command as a one-line entry for the help listing; without `only`, every command in full (for tests that walk the
- * whole tree).
- */
-export async function buildProgram(only?: string): Promise<Command> {
-  const program = new Command("spotferry")
-    .description("Export MySQL tables to S3 on EC2 spot fleets, exactly once.")
-    .version(pkg.version, "-V, --version", "print the version")
-    .showHelpAfterError("(add --help for usage)")
-    .exitOverride();
-  for (const group of COMMANDS) {
-    const names = Object.keys(group.names);
-    if (only === undefined || names.includes(only)) {
-      for (const register of await group.load()) register(program);
-      for (const name of names) program.commands.find((c) => c.name() === name)?.description(group.names[name] ?? "");
-    } else {
-      for (const name of names) program.command(name).description(group.names[name] ?? "");
-    }
-  }
-  return program;
-}
-
 export async function main(argv: string[]): Promise<void> {
-  const asked = commandAsked(argv.slice(2));
-  const known = COMMANDS.some((g) => asked !== undefined && asked in g.names);
-  // An unknown word gets the stub listing, so commander's "unknown command" suggests the real names.
-  const program = await buildProgram(known ? asked : "");
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version exit 0; usage mistakes exit 2 (commander has already printed the message).
-      process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.usage);
-    }
-    throw err;
-  }
+  await runCli(argv, PRODUCTION_COMMANDS);
 }
