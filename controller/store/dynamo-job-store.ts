@@ -1,5 +1,4 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ExportState, PartitionState, SourceKey } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { createExport, setExportState } from "./dynamo-create.ts";
@@ -7,7 +6,7 @@ import * as leases from "./dynamo-leases.ts";
 import { cancelExport, retryPartition } from "./dynamo-operator.ts";
 import { checkpoint, split } from "./dynamo-progress.ts";
 import * as reads from "./dynamo-reads.ts";
-import type { StoreContext, StoreStats } from "./dynamo-tx.ts";
+import { dynamoContext, emptyStats, type StoreContext, type StoreStats } from "./dynamo-tx.ts";
 import type {
   ClaimRequest,
   ExportStateChange,
@@ -43,16 +42,7 @@ export class DynamoJobStore implements JobStore {
   private readonly ctx: StoreContext;
 
   constructor(deps: DynamoJobStoreDeps) {
-    const doc = DynamoDBDocumentClient.from(deps.client, {
-      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
-    });
-    this.ctx = {
-      doc,
-      table: deps.tableName,
-      clock: deps.clock,
-      shards: deps.queueShards ?? DEFAULT_QUEUE_SHARDS,
-      stats: { conditionalWrites: 0, transactions: 0, transactionItems: 0, conflictRetries: 0, reads: 0 },
-    };
+    this.ctx = { ...dynamoContext(deps), shards: deps.queueShards ?? DEFAULT_QUEUE_SHARDS };
   }
 
   /** Request counters since construction (or the last reset). */
@@ -60,7 +50,7 @@ export class DynamoJobStore implements JobStore {
     return { ...this.ctx.stats };
   }
   resetStats(): void {
-    this.ctx.stats = { conditionalWrites: 0, transactions: 0, transactionItems: 0, conflictRetries: 0, reads: 0 };
+    this.ctx.stats = emptyStats();
   }
 
   createExport(input: NewExport) {

@@ -44,6 +44,21 @@ export const queueSk = (notBefore: string, exportId: string, n: number) => `${no
 export const leasePk = (shard: number) => `L#${shard}`;
 export const leaseSk = (expiresAt: string, exportId: string, n: number) => `${expiresAt}#${exportId}#${pad(n, 6)}`;
 
+// Fleet items (controller/store/dynamo-fleet-store.ts): a pool and its nodes share one partition key.
+export const poolPk = (name: string) => `POOL#${name}`;
+export const nodeSk = (instanceId: string) => `NODE#${instanceId}`;
+/** Pools are listed through the GSI like exports are, so listing never scans the table. */
+export const POOLS_KEY = "POOLS";
+/** The controller's leader lease: one item for the whole table. */
+export const LEADER_PK = "CONTROLLER#leader";
+
+// Schedule items (controller/store/dynamo-schedule-store.ts): META for the schedule, one item per run.
+export const schedulePk = (name: string) => `SCHED#${name}`;
+export const runSk = (seq: number) => `RUN#${pad(seq, 8)}`;
+export const RUN_PREFIX = "RUN#";
+/** Schedules are listed through the GSI (`status` shows them); claimers and reapers never query this key. */
+export const SCHEDULES_KEY = "SCHEDULES";
+
 export const encodeKey = (key: SourceKey | null): string => JSON.stringify(key);
 export function decodeKey(text: unknown): SourceKey | null {
   if (typeof text !== "string") return null;

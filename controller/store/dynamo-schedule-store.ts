@@ -1,14 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
 import type { Clock } from "../../lib/clock.ts";
-import { GSI1 } from "./dynamo-keys.ts";
+import { GSI1, type Item, iso, META, schedulePk as pk, RUN_PREFIX, runSk, SCHEDULES_KEY } from "./dynamo-keys.ts";
+import { conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll, type TxItem, transact } from "./dynamo-tx.ts";
 import {
   type NewRun,
   type RunPatch,
@@ -23,6 +16,8 @@ import {
  * ScheduleStore over the state table (layout: SCHED#<name> / META for the schedule, SCHED#<name> / RUN#<seq:8> for
  * each run). META is on the GSI under its own key (gsi1pk SCHEDULES, gsi1sk the name) so `status` can list schedules;
  * claimers and reapers query their own queue keys and never see it. Runs are not on the GSI. Watermarks are exact text.
+ * Every request goes through dynamo-tx.ts, so a transaction that only conflicted with another is retried there and
+ * never reported as a lost lease.
  */
 export interface DynamoScheduleStoreDeps {
   client: DynamoDBClient;
@@ -30,96 +25,62 @@ export interface DynamoScheduleStoreDeps {
   clock: Clock;
 }
 
-type Item = Record<string, unknown>;
-const pk = (name: string) => `SCHED#${name}`;
-const SCHEDULES_KEY = "SCHEDULES";
-const META = "META";
-const runSk = (seq: number) => `RUN#${String(seq).padStart(8, "0")}`;
-const isConditionFailure = (err: unknown) =>
-  ["ConditionalCheckFailedException", "TransactionCanceledException"].includes((err as { name?: string }).name ?? "");
-
 export class DynamoScheduleStore implements ScheduleStore {
-  private readonly doc: DynamoDBDocumentClient;
-  private readonly table: string;
-  private readonly clock: Clock;
+  private readonly ctx: DynamoContext;
 
   constructor(deps: DynamoScheduleStoreDeps) {
-    this.doc = DynamoDBDocumentClient.from(deps.client, { marshallOptions: { removeUndefinedValues: true } });
-    this.table = deps.tableName;
-    this.clock = deps.clock;
+    this.ctx = dynamoContext(deps);
   }
 
   private iso(): string {
-    return new Date(this.clock.now()).toISOString();
+    return iso(this.ctx.clock.now());
   }
 
   async ensureSchedule(name: string): Promise<ScheduleRecord> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pk(name), sk: META },
-          UpdateExpression: "SET #n = :n, lastSeq = :z, updatedAt = :t, gsi1pk = :g, gsi1sk = :n",
-          ConditionExpression: "attribute_not_exists(pk)",
-          ExpressionAttributeNames: { "#n": "name" },
-          ExpressionAttributeValues: { ":n": name, ":z": 0, ":t": this.iso(), ":g": SCHEDULES_KEY },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw new Error(`creating schedule ${name}`, { cause: err });
-    }
+    await conditionalUpdate(
+      this.ctx,
+      {
+        Key: { pk: pk(name), sk: META },
+        UpdateExpression: "SET #n = :n, lastSeq = :z, updatedAt = :t, gsi1pk = :g, gsi1sk = :n",
+        ConditionExpression: "attribute_not_exists(pk)",
+        ExpressionAttributeNames: { "#n": "name" },
+        ExpressionAttributeValues: { ":n": name, ":z": 0, ":t": this.iso(), ":g": SCHEDULES_KEY },
+        ReturnValues: "NONE",
+      },
+      `creating schedule ${name}`,
+    );
     const item = await this.getItem(name);
     if (!item) throw new Error(`schedule ${name} vanished right after it was created`);
     if (item.gsi1pk !== SCHEDULES_KEY) {
       // Created before schedules were listed on the index: list it from now on (`status` finds schedules there).
-      await this.doc
-        .send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: pk(name), sk: META },
-            UpdateExpression: "SET gsi1pk = :g, gsi1sk = :n",
-            ExpressionAttributeValues: { ":g": SCHEDULES_KEY, ":n": name },
-          }),
-        )
-        .catch((cause) => {
-          throw new Error(`listing schedule ${name} on the index`, { cause });
-        });
+      await conditionalUpdate(
+        this.ctx,
+        {
+          Key: { pk: pk(name), sk: META },
+          UpdateExpression: "SET gsi1pk = :g, gsi1sk = :n",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":g": SCHEDULES_KEY, ":n": name },
+          ReturnValues: "NONE",
+        },
+        `listing schedule ${name} on the index`,
+      );
     }
     return toSchedule(item);
   }
 
   async listSchedules(options: { limit?: number } = {}): Promise<ScheduleRecord[]> {
     const limit = options.limit ?? 100;
-    const out: ScheduleRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    try {
-      do {
-        const res = await this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: GSI1,
-            KeyConditionExpression: "gsi1pk = :g",
-            ExpressionAttributeValues: { ":g": SCHEDULES_KEY },
-            Limit: limit - out.length,
-            ExclusiveStartKey: start,
-          }),
-        );
-        out.push(...(res.Items ?? []).map(toSchedule));
-        start = res.LastEvaluatedKey;
-      } while (start && out.length < limit);
-    } catch (cause) {
-      throw new Error("listing schedules", { cause });
-    }
-    return out;
+    const items = await queryAll(
+      this.ctx,
+      { IndexName: GSI1, KeyConditionExpression: "gsi1pk = :g", ExpressionAttributeValues: { ":g": SCHEDULES_KEY }, Limit: limit },
+      "listing schedules",
+      limit,
+    );
+    return items.map(toSchedule);
   }
 
-  private async getItem(name: string): Promise<Item | null> {
-    const res = await this.doc
-      .send(new GetCommand({ TableName: this.table, Key: { pk: pk(name), sk: META }, ConsistentRead: true }))
-      .catch((cause) => {
-        throw new Error(`reading schedule ${name}`, { cause });
-      });
-    return (res.Item as Item | undefined) ?? null;
+  private getItem(name: string): Promise<Item | null> {
+    return getItem(this.ctx, { pk: pk(name), sk: META }, `reading schedule ${name}`);
   }
 
   async getSchedule(name: string): Promise<ScheduleRecord | null> {
@@ -128,38 +89,33 @@ export class DynamoScheduleStore implements ScheduleStore {
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const now = this.clock.now();
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pk(name), sk: META },
-          UpdateExpression: "SET leaseOwner = :o, leaseUntil = :u",
-          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseOwner = :o OR leaseUntil < :now)",
-          ExpressionAttributeValues: { ":o": owner, ":u": now + ttlMs, ":now": now },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw new Error(`taking the lease of schedule ${name} for ${owner}`, { cause: err });
-    }
+    const now = this.ctx.clock.now();
+    const taken = await conditionalUpdate(
+      this.ctx,
+      {
+        Key: { pk: pk(name), sk: META },
+        UpdateExpression: "SET leaseOwner = :o, leaseUntil = :u",
+        ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(leaseOwner) OR leaseOwner = :o OR leaseUntil < :now)",
+        ExpressionAttributeValues: { ":o": owner, ":u": now + ttlMs, ":now": now },
+        ReturnValues: "NONE",
+      },
+      `taking the lease of schedule ${name} for ${owner}`,
+    );
+    return taken !== null;
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pk(name), sk: META },
-          UpdateExpression: "REMOVE leaseOwner, leaseUntil",
-          ConditionExpression: "leaseOwner = :o",
-          ExpressionAttributeValues: { ":o": owner },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw new Error(`releasing the lease of schedule ${name}`, { cause: err });
-    }
+    await conditionalUpdate(
+      this.ctx,
+      {
+        Key: { pk: pk(name), sk: META },
+        UpdateExpression: "REMOVE leaseOwner, leaseUntil",
+        ConditionExpression: "leaseOwner = :o",
+        ExpressionAttributeValues: { ":o": owner },
+        ReturnValues: "NONE",
+      },
+      `releasing the lease of schedule ${name}`,
+    );
   }
 
   async startRun(name: string, owner: string, run: NewRun): Promise<RunRecord> {
@@ -179,17 +135,17 @@ export class DynamoScheduleStore implements ScheduleStore {
       finishedAt: null,
       updatedAt: now,
     };
-    const items: TransactWriteCommandInput["TransactItems"] = [
+    const items: TxItem[] = [
       {
         Put: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Item: { pk: pk(name), sk: runSk(run.seq), ...record },
           ConditionExpression: "attribute_not_exists(pk)",
         },
       },
       {
         Update: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Key: { pk: pk(name), sk: META },
           UpdateExpression: "SET currentRun = :s, lastSeq = :s, updatedAt = :t",
           ConditionExpression:
@@ -213,10 +169,10 @@ export class DynamoScheduleStore implements ScheduleStore {
     const fields = Object.entries({ ...patch, updatedAt: this.iso() }).filter(([, v]) => v !== undefined);
     const names = Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k]));
     const values = Object.fromEntries(fields.map(([, v], i) => [`:f${i}`, v]));
-    const items: TransactWriteCommandInput["TransactItems"] = [
+    const items: TxItem[] = [
       {
         ConditionCheck: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Key: { pk: pk(name), sk: META },
           ConditionExpression: "leaseOwner = :o AND currentRun = :s",
           ExpressionAttributeValues: { ":o": owner, ":s": seq },
@@ -224,7 +180,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       },
       {
         Update: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Key: { pk: pk(name), sk: runSk(seq) },
           UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(", ")}`,
           ConditionExpression: "#st IN (:running, :failed)",
@@ -243,10 +199,10 @@ export class DynamoScheduleStore implements ScheduleStore {
     const run = await this.getRun(name, seq);
     if (!run) throw new ScheduleConflictError(name, `run ${seq} does not exist`);
     const now = this.iso();
-    const items: TransactWriteCommandInput["TransactItems"] = [
+    const items: TxItem[] = [
       {
         Update: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Key: { pk: pk(name), sk: runSk(seq) },
           UpdateExpression:
             "SET #st = :state, #rows = :rows, bytes = :bytes, quality = :q, manifestKey = :m, finishedAt = :t, updatedAt = :t, #err = :null",
@@ -267,7 +223,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       },
       {
         Update: {
-          TableName: this.table,
+          TableName: this.ctx.table,
           Key: { pk: pk(name), sk: META },
           UpdateExpression: "SET watermark = :hi, lastSchema = :schema, lastColumns = :cols, updatedAt = :t REMOVE currentRun",
           // The first run starts after nothing or after incremental.startAfter; every later one exactly at the watermark.
@@ -289,66 +245,46 @@ export class DynamoScheduleStore implements ScheduleStore {
   }
 
   async touch(name: string, owner: string, note: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pk(name), sk: META },
-          UpdateExpression: "SET lastCheckedAt = :t, lastNote = :n",
-          ConditionExpression: "leaseOwner = :o",
-          ExpressionAttributeValues: { ":t": this.iso(), ":n": note, ":o": owner },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err)) throw new ScheduleConflictError(name, `the lease is no longer held by ${owner}`);
-      throw new Error(`recording a check of schedule ${name}`, { cause: err });
-    }
+    const held = await conditionalUpdate(
+      this.ctx,
+      {
+        Key: { pk: pk(name), sk: META },
+        UpdateExpression: "SET lastCheckedAt = :t, lastNote = :n",
+        ConditionExpression: "leaseOwner = :o",
+        ExpressionAttributeValues: { ":t": this.iso(), ":n": note, ":o": owner },
+        ReturnValues: "NONE",
+      },
+      `recording a check of schedule ${name}`,
+    );
+    if (held === null) throw new ScheduleConflictError(name, `the lease is no longer held by ${owner}`);
   }
 
   async getRun(name: string, seq: number): Promise<RunRecord | null> {
-    const res = await this.doc
-      .send(new GetCommand({ TableName: this.table, Key: { pk: pk(name), sk: runSk(seq) }, ConsistentRead: true }))
-      .catch((cause) => {
-        throw new Error(`reading run ${seq} of schedule ${name}`, { cause });
-      });
-    return res.Item ? toRun(res.Item) : null;
+    const item = await getItem(this.ctx, { pk: pk(name), sk: runSk(seq) }, `reading run ${seq} of schedule ${name}`);
+    return item ? toRun(item) : null;
   }
 
   async listRuns(name: string, options: { limit?: number } = {}): Promise<RunRecord[]> {
     const limit = options.limit ?? 50;
-    const out: RunRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    try {
-      // Pages of 1 MB: a long-lived schedule (288 runs a day at 5 minutes) needs several for `schedule verify`.
-      do {
-        const res = await this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: "pk = :pk AND begins_with(sk, :run)",
-            ExpressionAttributeValues: { ":pk": pk(name), ":run": "RUN#" },
-            ScanIndexForward: false,
-            Limit: limit - out.length,
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        out.push(...(res.Items ?? []).map(toRun));
-        start = res.LastEvaluatedKey;
-      } while (start && out.length < limit);
-    } catch (cause) {
-      throw new Error(`listing runs of schedule ${name}`, { cause });
-    }
-    return out;
+    // Pages of 1 MB: a long-lived schedule (288 runs a day at 5 minutes) needs several for `schedule verify`.
+    const items = await queryAll(
+      this.ctx,
+      {
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues: { ":pk": pk(name), ":run": RUN_PREFIX },
+        ScanIndexForward: false,
+        Limit: limit,
+      },
+      `listing runs of schedule ${name}`,
+      limit,
+    );
+    return items.map(toRun);
   }
 
-  private async transact(name: string, what: string, items: TransactWriteCommandInput["TransactItems"]): Promise<void> {
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (err) {
-      if (isConditionFailure(err))
-        throw new ScheduleConflictError(name, `${what}: the lease was lost or the schedule moved on (another scheduler?)`);
-      throw new Error(`schedule ${name}: ${what}`, { cause: err });
-    }
+  /** A failed condition means the lease was lost or the schedule moved on; a mere conflict was retried in transact. */
+  private async transact(name: string, what: string, items: TxItem[]): Promise<void> {
+    const outcome = await transact(this.ctx, items, `schedule ${name}: ${what}`);
+    if (!outcome.ok) throw new ScheduleConflictError(name, `${what}: the lease was lost or the schedule moved on (another scheduler?)`);
   }
 }
 

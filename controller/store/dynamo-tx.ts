@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  type DynamoDBDocumentClient,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type PutCommandInput,
+  paginateQuery,
+  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -9,6 +15,14 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { Clock } from "../../lib/clock.ts";
 import type { Item } from "./dynamo-keys.ts";
+
+/**
+ * The one way every store reaches DynamoDB: conditional writes that tell a failed condition (an expected answer, null
+ * or false) from a transient conflict with another transaction (retried after a jittered pause, since a conflict
+ * means "not applied"), transactions with an idempotency token, consistent reads, and one paginator. Throttling and
+ * network errors are retried by the SDK itself (maxAttempts in the client); anything else is thrown wrapped in what
+ * was being done.
+ */
 
 /** Request counters, so the benchmark can report conditional writes per committed chunk. */
 export interface StoreStats {
@@ -23,12 +37,25 @@ export interface StoreStats {
   reads: number;
 }
 
-export interface StoreContext {
+export interface DynamoContext {
   doc: DynamoDBDocumentClient;
   table: string;
   clock: Clock;
-  shards: number;
   stats: StoreStats;
+}
+
+export interface StoreContext extends DynamoContext {
+  shards: number;
+}
+
+export const emptyStats = (): StoreStats => ({ conditionalWrites: 0, transactions: 0, transactionItems: 0, conflictRetries: 0, reads: 0 });
+
+/** A context over `tableName`: the document client every store uses (undefined attributes dropped, exact numbers kept). */
+export function dynamoContext(deps: { client: DynamoDBClient; tableName: string; clock: Clock }): DynamoContext {
+  const doc = DynamoDBDocumentClient.from(deps.client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+  });
+  return { doc, table: deps.tableName, clock: deps.clock, stats: emptyStats() };
 }
 
 export type TxItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -36,6 +63,7 @@ export type TxItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[num
 export type TxOutcome = { ok: true } | { ok: false; reasons: (string | undefined)[] };
 
 const MAX_CONFLICT_RETRIES = 8;
+const pause = (attempt: number) => delay(5 + Math.random() * 20 * (attempt + 1));
 
 const errName = (err: unknown) => (err as { name?: string } | null)?.name;
 
@@ -45,7 +73,7 @@ const errName = (err: unknown) => (err as { name?: string } | null)?.name;
  * conflict means "not applied", never "applied". Each request carries a fresh idempotency token so the SDK's own
  * retries of a request whose answer was lost cannot apply it twice.
  */
-export async function transact(ctx: StoreContext, items: TxItem[], what: string): Promise<TxOutcome> {
+export async function transact(ctx: DynamoContext, items: TxItem[], what: string): Promise<TxOutcome> {
   for (let attempt = 0; ; attempt++) {
     try {
       ctx.stats.transactions++;
@@ -60,7 +88,7 @@ export async function transact(ctx: StoreContext, items: TxItem[], what: string)
       if (errName(err) === "TransactionCanceledException" && reasons && !conflict) return { ok: false, reasons };
       if (conflict && attempt < MAX_CONFLICT_RETRIES) {
         ctx.stats.conflictRetries++;
-        await delay(5 + Math.random() * 20 * (attempt + 1));
+        await pause(attempt);
         continue;
       }
       throw new Error(what, { cause: err });
@@ -73,7 +101,7 @@ export async function transact(ctx: StoreContext, items: TxItem[], what: string)
  * failed. Conflicts with transactions are retried.
  */
 export async function conditionalUpdate(
-  ctx: StoreContext,
+  ctx: DynamoContext,
   input: Omit<UpdateCommandInput, "TableName">,
   what: string,
 ): Promise<Item | null> {
@@ -86,7 +114,7 @@ export async function conditionalUpdate(
       if (errName(err) === "ConditionalCheckFailedException") return null;
       if (errName(err) === "TransactionConflictException" && attempt < MAX_CONFLICT_RETRIES) {
         ctx.stats.conflictRetries++;
-        await delay(5 + Math.random() * 20 * (attempt + 1));
+        await pause(attempt);
         continue;
       }
       throw new Error(what, { cause: err });
@@ -95,6 +123,61 @@ export async function conditionalUpdate(
 }
 
 export const isConditionFailure = (err: unknown) => errName(err) === "ConditionalCheckFailedException";
+
+/** A PutItem under a condition: false when the condition failed (the item exists, say), true when written. */
+export async function conditionalPut(ctx: DynamoContext, input: Omit<PutCommandInput, "TableName">, what: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      ctx.stats.conditionalWrites++;
+      await ctx.doc.send(new PutCommand({ TableName: ctx.table, ...input }));
+      return true;
+    } catch (err) {
+      if (errName(err) === "ConditionalCheckFailedException") return false;
+      if (errName(err) === "TransactionConflictException" && attempt < MAX_CONFLICT_RETRIES) {
+        ctx.stats.conflictRetries++;
+        await pause(attempt);
+        continue;
+      }
+      throw new Error(what, { cause: err });
+    }
+  }
+}
+
+/** A strongly consistent GetItem; null when there is no such item. */
+export async function getItem(ctx: DynamoContext, key: { pk: string; sk: string }, what: string): Promise<Item | null> {
+  ctx.stats.reads++;
+  const out = await ctx.doc.send(new GetCommand({ TableName: ctx.table, Key: key, ConsistentRead: true })).catch((cause) => {
+    throw new Error(what, { cause });
+  });
+  return (out.Item as Item | undefined) ?? null;
+}
+
+/**
+ * Every item a Query returns, page after page (the SDK's paginator), up to `limit` items when given. Queries of the
+ * table itself read consistently unless told otherwise; index queries cannot.
+ */
+export async function queryAll(
+  ctx: DynamoContext,
+  input: Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey">,
+  what: string,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Item[]> {
+  const out: Item[] = [];
+  const request = { TableName: ctx.table, ConsistentRead: input.IndexName ? undefined : true, ...input };
+  try {
+    for await (const page of paginateQuery({ client: ctx.doc }, request)) {
+      ctx.stats.reads++;
+      for (const item of page.Items ?? []) {
+        if (out.length >= limit) return out;
+        out.push(item as Item);
+      }
+      if (out.length >= limit) return out;
+    }
+  } catch (cause) {
+    throw new Error(what, { cause });
+  }
+  return out;
+}
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
