@@ -68,13 +68,21 @@ async function allPartitions(jobs: JobStore, exportId: string): Promise<Partitio
   }
 }
 
-/** The figures of one export; `faults` are the sim's interruption notices and kills of the pool's instances. */
-export async function ledgerFigures(jobs: JobStore, exportId: string, faults: readonly Fault[]): Promise<LedgerFigures> {
+/**
+ * The figures of one export; `faults` are the sim's interruption notices and kills of the pool's instances. Events of
+ * `ignoreOwner` (the rehearsal's own hold on a partition, gate.ts) are left out: it is not a node and moved nothing.
+ */
+export async function ledgerFigures(
+  jobs: JobStore,
+  exportId: string,
+  faults: readonly Fault[],
+  options: { ignoreOwner?: string } = {},
+): Promise<LedgerFigures> {
   const partitions = await allPartitions(jobs, exportId);
   const figures: LedgerFigures = { partitions: partitions.length, splits: 0, claims: 0, checkpoints: 0, failures: 0, moves: [] };
   for (const p of partitions) {
     if (p.splitFrom !== null) figures.splits++;
-    const events = await allEvents(jobs, exportId, p.partition);
+    const events = (await allEvents(jobs, exportId, p.partition)).filter((e) => e.node === null || e.node !== options.ignoreOwner);
     let chunks = 0;
     for (const [i, e] of events.entries()) {
       if (e.kind === "claimed") figures.claims++;

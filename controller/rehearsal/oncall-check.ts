@@ -2,6 +2,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "../../sim/stack/stack.ts";
+import type { FleetStore } from "../store/fleet-store.ts";
+import type { JobStore } from "../store/job-store.ts";
 
 /**
  * The on-call questions asked of the live rehearsal, through the real CLI exactly as an engineer types them (in their
@@ -73,15 +75,48 @@ export async function checkOncall(opts: {
     } satisfies OncallCheck;
   };
   for (const c of checks) results.push(await ask(c.args, c.accept, c.judge));
-  // `logs` on the best node up now; a second node if the first went away between the pick and the connection.
+  // `logs` on the best node up now; if it went away between the pick and the connection (a fault, the rotation),
+  // the next one, picked afresh.
   let logs: OncallCheck | null = null;
-  for (const nodeId of (await opts.pickNodes()).slice(0, 2)) {
+  const tried = new Set<string>();
+  for (let attempt = 0; attempt < 3 && !logs?.ok; attempt++) {
+    const nodeId = (await opts.pickNodes()).find((id) => !tried.has(id));
+    if (!nodeId) break;
+    tried.add(nodeId);
     logs = await ask(["logs", nodeId, "--lines", "20", ...t], [0], (out) => {
       const lines = out.split("\n").filter(Boolean).length;
       return lines > 0 ? `${lines} lines of the agent log over ssh (host key from the console)` : null;
     });
-    if (logs.ok) break;
   }
   results.push(logs ?? { command: "spotferry logs", exit: -1, ok: false, detail: "no node was up to read the log of" });
   return results;
+}
+
+/** A node the on-call can ask right now, and whether it holds a lease of the export. */
+export interface OncallNode {
+  instanceId: string;
+  busy: boolean;
+}
+
+/**
+ * Nodes that stay up for the next seconds, newest first: READY, not being retired by a rotation, running in the sim
+ * with an sshd, and not hit by one of the rehearsal's faults.
+ */
+export async function oncallNodes(deps: {
+  simUrl: string;
+  fleet: FleetStore;
+  jobs: JobStore;
+  pool: string;
+  exportId: string;
+  faulted: ReadonlySet<string>;
+}): Promise<OncallNode[]> {
+  const status = (await (await fetch(`${deps.simUrl}/_sim/status`)).json()) as {
+    instances: { instanceId: string; state: string; ssh?: unknown }[];
+  };
+  const reachable = new Set(status.instances.filter((i) => i.state === "running" && i.ssh).map((i) => i.instanceId));
+  const { owners } = await deps.jobs.progress(deps.exportId);
+  return (await deps.fleet.listNodes(deps.pool))
+    .filter((n) => n.lifecycle === "READY" && n.retiringAt === null && reachable.has(n.instanceId) && !deps.faulted.has(n.instanceId))
+    .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt))
+    .map((n) => ({ instanceId: n.instanceId, busy: (owners[n.instanceId] ?? 0) > 0 }));
 }

@@ -25,8 +25,9 @@ import { DynamoJobStore } from "../store/dynamo-job-store.ts";
 import { createStateTable } from "../store/dynamo-table.ts";
 import { verifyExport } from "../verify/verify.ts";
 import { type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
+import { type ExportGate, holdExport } from "./gate.ts";
 import { ledgerFigures, simFaults } from "./ledger.ts";
-import { checkOncall, type OncallCheck } from "./oncall-check.ts";
+import { checkOncall, type OncallCheck, oncallNodes } from "./oncall-check.ts";
 import { ProgressSampler, type ProgressSnapshot } from "./progress.ts";
 import { buildReport, type RehearsalReport } from "./report.ts";
 import {
@@ -122,6 +123,8 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
   const cloudwatch = new CloudWatchClient({ region: region(env), endpoint: opts.sim.url, credentials: credentials(env) });
   const splitter = new MysqlSplitFinder({ env });
   const replicas: ControllerReplica[] = [];
+  let gate: ExportGate | null = null;
+  const gateOwner = `${hostname()}:rehearsal:gate`;
   const t0 = clock.now();
   try {
     // --- the stage: state table, buckets, table, pool, plan ---------------------------------------------------
@@ -140,6 +143,16 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
     log(
       `export ${exportId} planned: ${plan.record.estimatedRows.toLocaleString("en-US")} rows in ${plan.partitions} partitions (${(plan.ms / 1000).toFixed(1)} s)`,
     );
+
+    // Held until the on-call questions are answered, so the export cannot end (and its nodes go) before (gate.ts).
+    gate = await holdExport(jobs, {
+      exportId,
+      pool: names.pool,
+      partition: plan.record.partitionCount - 1,
+      owner: gateOwner,
+      holdMs: opts.timeoutMs + 60_000,
+    });
+    log(`partition ${gate.partition} held by the rehearsal until the on-call check is done`);
 
     // --- the controller, which provisions the pool in the sim -------------------------------------------------
     const settings = controllerSettings.parse({
@@ -225,27 +238,30 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
       return true;
     };
 
-    // Halfway through, ask the on-call questions of the live fleet through the CLI (in the background: ~10 s).
+    // Halfway through, once a node is READY and working, ask the on-call questions of the live fleet through the CLI,
+    // in the background (~10 s) while the faults go on; the gate is opened when they are answered.
+    const nodesUp = () => oncallNodes({ simUrl: opts.sim.url, fleet, jobs, pool: names.pool, exportId, faulted });
     let oncall: Promise<OncallCheck[]> | null = null;
+    let answered = false;
     const askOncall = () =>
       checkOncall({
         env: simEnv,
         stateTable: names.stateTable,
         exportId,
         pool: names.pool,
-        // Asked right before `logs` runs, newest first: nodes that stay up for the next seconds (READY, not being
-        // retired by the rotation, running in the sim with an sshd, not hit by a fault).
-        pickNodes: async () => {
-          const status = (await (await fetch(`${opts.sim.url}/_sim/status`)).json()) as {
-            instances: { instanceId: string; state: string; ssh?: unknown }[];
-          };
-          const reachable = new Set(status.instances.filter((i) => i.state === "running" && i.ssh).map((i) => i.instanceId));
-          return (await fleet.listNodes(names.pool))
-            .filter((n) => n.lifecycle === "READY" && n.retiringAt === null && reachable.has(n.instanceId) && !faulted.has(n.instanceId))
-            .sort((a, b) => b.launchedAt.localeCompare(a.launchedAt))
-            .map((n) => n.instanceId);
-        },
+        // Asked right before `logs` runs: nodes come and go meanwhile.
+        pickNodes: async () => (await nodesUp()).map((n) => n.instanceId),
+      }).finally(() => {
+        answered = true;
       });
+    /** The point to ask at: enough rows committed (or nothing left to hand out) and a node up that holds a lease. */
+    const heldPoint = async (s: ProgressSnapshot, fraction: number): Promise<boolean> => {
+      if (fraction < (chaos.oncallAt ?? 0.5) && s.partitions.PENDING > 0) return false;
+      const up = await nodesUp();
+      // Only the gate's partition left: no node can be busy, an idle one up is the known point.
+      const onlyGate = s.partitions.PENDING === 0 && s.partitions.LEASED <= 1;
+      return up.some((n) => n.busy) || (onlyGate && up.length > 0);
+    };
 
     const sampler = new ProgressSampler({ jobs, fleet, clock }, exportId, names.pool, exportStart);
     let last: ProgressSnapshot | null = null;
@@ -262,7 +278,16 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
         throw new Error(`the export did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last: ${JSON.stringify(last)})`);
       }
       const fraction = last && last.rowsTotal > 0 ? last.rows / last.rowsTotal : 0;
-      if (!oncall && fraction >= (chaos.oncallAt ?? 0.5)) oncall = askOncall();
+      try {
+        if (!oncall && last && (await heldPoint(last, fraction))) oncall = askOncall();
+        if (answered && gate) {
+          await gate.open();
+          gate = null;
+          log("on-call check done: the held partition is given back");
+        }
+      } catch (err) {
+        log(`the on-call hold failed (retrying): ${describeError(err)}`);
+      }
       for (const t of triggers) {
         if (t.done || fraction < t.at) continue;
         try {
@@ -288,7 +313,7 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
     await terminatePool(cloud, fleet, names.pool, clock);
     const nodes = await fleet.listNodes(names.pool);
     const faults = await simFaults(opts.sim.url, new Set(nodes.map((n) => n.instanceId)));
-    const ledger = await ledgerFigures(jobs, exportId, faults);
+    const ledger = await ledgerFigures(jobs, exportId, faults, { ignoreOwner: gateOwner });
     const cost = await exportCost({ jobs, fleet, clock }, exportId);
     const pool = await fleet.getPool(names.pool);
 
@@ -333,6 +358,7 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
       oncall: oncallChecks,
     });
   } finally {
+    await gate?.open().catch(() => {});
     for (const r of replicas) await r.stop().catch(() => {});
     await splitter.close();
     for (const c of [ddb, s3, ec2, cloudwatch]) c.destroy();

@@ -10,11 +10,16 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { FakeClock } from "../../lib/clock.ts";
 import { b64, testSim, waitFor } from "../helpers/sim.ts";
 
 /**
  * Instances are processes: user-data runs under bash in the instance's own directory, reads its metadata through
  * IMDSv2, sees a spot interruption notice before the instance goes away with the spot reason.
+ *
+ * The sim's time is a FakeClock stepped by the tests: boot, notice, shutdown and kill grace happen when the clock
+ * says so, so "still pending", "still running during the notice" and "not killed before the grace" are states, not
+ * races against a slow machine. Only the instance processes run in real time, and they are waited for.
  */
 const USER_DATA = `#!/bin/bash
 set -u
@@ -66,10 +71,14 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
   t.after(() => {
     delete process.env.SPOTFERRY_TEST_MARKER;
   });
-  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 10 });
+  const clock = new FakeClock(Date.now());
+  const { ec2, sim } = await testSim(t, { clock, timeScale: 0.01, bootDelaySec: 10, shutdownDelaySec: 3 });
   const id = await launch(ec2, USER_DATA);
   const dir = join(sim.stateDir, "instances", id);
   assert.equal((await describe(ec2, id))?.State?.Name, "pending");
+  await clock.advance(99);
+  assert.equal((await describe(ec2, id))?.State?.Name, "pending", "still booting 1 ms before bootDelaySec x 0.01");
+  await clock.advance(1);
 
   await waitFor("user-data to start and read its metadata", () => existsSync(join(dir, "ready")));
   assert.equal((await describe(ec2, id))?.State?.Name, "running");
@@ -83,7 +92,7 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
   assert.equal(rebalance.status, 200);
   const interrupted = await fetch(`${sim.url}/_sim/instances/${id}/interrupt`, { method: "POST", body: "{}" });
   const { terminateAt } = (await interrupted.json()) as { terminateAt: string };
-  assert.ok(Date.parse(terminateAt) > Date.now(), "the notice announces a future termination (120 s x 0.01)");
+  assert.equal(Date.parse(terminateAt), clock.now() + 1200, "the notice announces termination in 120 s x 0.01");
 
   // Non-empty: the shell creates notice.json (the redirect) before curl has written the notice into it.
   await waitFor("the node to see the notice", () => existsSync(join(dir, "notice.json")) && statSync(join(dir, "notice.json")).size > 0);
@@ -92,7 +101,11 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
   assert.equal(Date.parse(notice.time), Math.floor(Date.parse(terminateAt) / 1000) * 1000);
   assert.ok(JSON.parse(readFileSync(join(dir, "rebalance.json"), "utf8")).noticeTime);
   assert.equal((await describe(ec2, id))?.State?.Name, "running", "still running during the notice");
-
+  await clock.advance(1199);
+  assert.equal((await describe(ec2, id))?.State?.Name, "running", "still running 1 ms before the notice ends");
+  // The notice ends (SIGTERM), then the shutdown delay (3 s x 0.01); the node's own exit is waited for in real time.
+  await clock.advance(1);
+  await clock.advance(30);
   const gone = await waitFor("termination", async () => {
     const i = await describe(ec2, id);
     return i?.State?.Name === "terminated" ? i : undefined;
@@ -101,10 +114,7 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
   assert.equal(gone.InstanceLifecycle, "spot");
   assert.equal(readFileSync(join(dir, "sigterm.txt"), "utf8").trim(), "sigterm", "the node got SIGTERM");
   assert.match(readFileSync(join(dir, "console.log"), "utf8"), /saw notice/);
-  const terminatedAt = Date.parse(
-    sim.world.events.list(0, ["terminated"]).find((e) => e.instanceId === id)?.time ?? assert.fail("no terminated event"),
-  );
-  assert.ok(statSync(join(dir, "notice.json")).mtimeMs <= terminatedAt, "the notice was seen before termination");
+  // The notice was seen before termination by construction: the clock only reached terminateAt after notice.json.
   const types = sim.world.events
     .list()
     .filter((e) => e.instanceId === id)
@@ -122,13 +132,16 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
 });
 
 test("a hard kill gives no notice; a node that ignores SIGTERM is killed after the grace period", async (t) => {
-  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1, killGraceSec: 100 });
+  const clock = new FakeClock(Date.now());
+  const { ec2, sim } = await testSim(t, { clock, timeScale: 0.01, bootDelaySec: 1, killGraceSec: 100, shutdownDelaySec: 3 });
   const stubborn = `trap '' TERM\ntouch ready\nwhile true; do sleep 0.05; done\n`;
   const id = await launch(ec2, stubborn);
   const dir = join(sim.stateDir, "instances", id);
+  await clock.advance(10);
   await waitFor("boot", () => existsSync(join(dir, "ready")));
   const kill = await fetch(`${sim.url}/_sim/instances/${id}/kill`, { method: "POST" });
   assert.equal(kill.status, 200);
+  await clock.advance(30);
   const gone = await waitFor("termination", async () => {
     const i = await describe(ec2, id);
     return i?.State?.Name === "terminated" ? i : undefined;
@@ -153,11 +166,14 @@ test("a hard kill gives no notice; a node that ignores SIGTERM is killed after t
     }),
   );
   const id2 = run.Instances?.[0]?.InstanceId ?? assert.fail("no instance");
+  await clock.advance(10);
   await waitFor("boot", () => existsSync(join(sim.stateDir, "instances", id2, "ready")));
-  const started = Date.now();
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id2] }));
+  // Past the shutdown delay but 1 ms short of the grace: SIGTERM was ignored and SIGKILL cannot have been sent yet.
+  await clock.advance(999);
+  assert.equal((await describe(ec2, id2))?.State?.Name, "shutting-down", "the stubborn process is given its grace period");
+  await clock.advance(1);
   await waitFor("termination", async () => (await describe(ec2, id2))?.State?.Name === "terminated");
-  assert.ok(Date.now() - started >= 900, "the stubborn process was given its grace period");
   const exit = sim.world.events.list(0, ["user-data-exited"]).find((e) => e.instanceId === id2);
   assert.equal(exit?.code, "SIGKILL");
 });

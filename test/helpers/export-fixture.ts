@@ -100,6 +100,10 @@ export async function dropFixture(f: {
 }): Promise<void> {
   await dropBucket(f.s3, f.bucket);
   await deleteStateTable(f.ddb, f.tableName).catch(() => {});
+  // A reader cut mid-stream (spot notice, SIGKILL) can leave its query blocked writing to a socket nobody reads;
+  // its metadata lock would hold DROP DATABASE until the server's net_write_timeout (60 s).
+  const [left] = await f.conn.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [f.database]);
+  for (const { ID } of left as { ID: number }[]) await f.conn.query(`KILL CONNECTION ${Number(ID)}`).catch(() => {});
   await f.conn.query(`DROP DATABASE IF EXISTS \`${f.database}\``);
   await f.conn.end();
   f.ddb.destroy();

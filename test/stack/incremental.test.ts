@@ -109,18 +109,22 @@ test("three incremental runs capture every insert and update exactly once; dedup
 test("schedule run ticks every incremental.every on the injected clock", async () => {
   const spec = fx.spec("orders-inc", "orders");
   const ticks: TickResult[] = [];
+  // The n-th tick as a promise: the wait ends when the tick arrives, bounded only by the test's own timeout.
+  const waiting = new Map<number, () => void>();
+  const tickNumber = (n: number) => new Promise<void>((resolve) => (ticks.length >= n ? resolve() : waiting.set(n, resolve)));
   const stop = new AbortController();
-  const loop = runSchedule(fx.deps, spec, stop.signal, (r) => ticks.push(r));
-  const waitFor = async (n: number) => {
-    for (let i = 0; i < 600 && ticks.length < n; i++) await new Promise((r) => setTimeout(r, 50));
-  };
-  await waitFor(1);
-  assert.equal(ticks.length, 1);
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(ticks.length, 1, "no second tick before the clock moves");
+  const loop = runSchedule(fx.deps, spec, stop.signal, (r) => {
+    ticks.push(r);
+    waiting.get(ticks.length)?.();
+  });
+  await tickNumber(1);
+  // runSchedule is asleep on the fake clock by now (it calls sleep right after onTick); one millisecond short of
+  // `every` its sleeper cannot be due, so the first advance must not bring a tick and the second must.
   await fx.insertOrders("orders", 10);
-  await fx.clock.advance(5 * 60_000);
-  await waitFor(2);
+  await fx.clock.advance(5 * 60_000 - 1);
+  assert.equal(ticks.length, 1, "no second tick before incremental.every has passed on the clock");
+  await fx.clock.advance(1);
+  await tickNumber(2);
   stop.abort();
   await loop;
   assert.deepEqual(
