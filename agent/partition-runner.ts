@@ -3,8 +3,8 @@ import type { ExportRecord } from "../config/records.ts";
 import { type JobStore, type Lease, LeaseLostError, RangeChangedError } from "../controller/store/job-store.ts";
 import type { Clock } from "../lib/clock.ts";
 import { describeError } from "../lib/errors.ts";
+import { LeaseExpiredError, LeaseKeeper } from "../lib/leases/keeper.ts";
 import { createEncoder, type Encoder, type Row } from "./encode/index.ts";
-import { LeaseKeeper } from "./lease-keeper.ts";
 import { chunkKey, exportPrefix, startChunkUpload } from "./sink.ts";
 import type { MysqlSource, RangeReader } from "./source.ts";
 
@@ -41,15 +41,25 @@ export async function runPartition(ctx: PartitionContext, claimed: Lease): Promi
   const { store, clock, exportRecord: exp, source } = ctx;
   const spec = exp.spec;
   const what = `partition ${claimed.partition} of export ${claimed.exportId}`;
-  const fence = new AbortController();
-  const keeper = new LeaseKeeper(store, claimed, {
-    clock,
-    intervalMs: ctx.heartbeatMs,
-    leaseMs: ctx.leaseMs,
-    onLost: (err) => fence.abort(err),
-    onError: (err) => ctx.log(`heartbeat of ${what} failed (will retry): ${describeError(err)}`),
-  });
   let lease = claimed;
+  // The lease keeper heartbeats the latest lease; its signal aborts the source's read the moment the lease is lost
+  // (fenced by a newer epoch, or not renewed before our own margin), so a fenced holder never reads or writes again.
+  const keeper = new LeaseKeeper({
+    what,
+    clock,
+    leaseMs: ctx.leaseMs,
+    renewEveryMs: ctx.heartbeatMs,
+    skewMs: Math.floor(ctx.leaseMs / 10),
+    heldUntil: Date.parse(claimed.leaseExpiresAt),
+    // The beat carries the latest lease but its answer is not kept: a checkpoint in flight owns `lease`.
+    renew: async () => {
+      await store.heartbeat(lease, ctx.leaseMs);
+      return true;
+    },
+    isLoss: (err) => err instanceof LeaseLostError,
+    onError: (err) => ctx.log(`heartbeat of ${what} failed (will retry): ${describeError(err)}`),
+  }).start();
+  const fence = { signal: keeper.signal };
   const open = (l: Lease) =>
     source.read({ lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: exp.highWatermark }, { signal: fence.signal });
   let reader: RangeReader = open(lease);
@@ -139,10 +149,12 @@ export async function runPartition(ctx: PartitionContext, claimed: Lease): Promi
         reader.close();
         reader = open(lease);
       }
-      keeper.update(lease);
+      keeper.extend(Date.parse(lease.leaseExpiresAt));
     }
   } catch (err) {
-    const lost = fence.signal.reason instanceof LeaseLostError ? fence.signal.reason : err instanceof LeaseLostError ? err : null;
+    const reason: unknown = fence.signal.reason;
+    const lost =
+      reason instanceof LeaseLostError || reason instanceof LeaseExpiredError ? reason : err instanceof LeaseLostError ? err : null;
     if (lost) {
       ctx.log(`${what}: ${lost.message}; abandoning the uncommitted chunk`);
       return "lost";

@@ -1,4 +1,5 @@
 import { describeError } from "../lib/errors.ts";
+import { LeaseKeeper } from "../lib/leases/keeper.ts";
 import type { ReconcileContext, Reconciler } from "./reconcilers/context.ts";
 import { draining } from "./reconcilers/draining.ts";
 import { finalizing } from "./reconcilers/finalizing.ts";
@@ -68,7 +69,7 @@ export class Controller {
   private readonly reconcilers: NamedReconciler[];
   private readonly due = new Map<string, number>();
   private lease: LeaderLease | null = null;
-  private renewedAt = 0;
+  private keeper: LeaseKeeper | null = null;
   private readonly log: (line: string) => void;
 
   constructor(deps: ControllerDeps) {
@@ -88,37 +89,49 @@ export class Controller {
 
   /** True while this replica may act: it holds the lease with at least the skew margin left. */
   isLeader(): boolean {
-    const margin = this.deps.settings.clockSkewMargin * 1000;
-    return this.lease !== null && this.deps.clock.now() < this.lease.expiresAt - margin;
+    return this.keeper?.held() ?? false;
   }
 
   get term(): number | null {
     return this.lease?.term ?? null;
   }
 
-  /** Takes or renews the lease when due; returns whether this replica leads now. */
+  /** Renews the lease when due (lib/leases/keeper.ts), or tries to take it; returns whether this replica leads now. */
   private async ensureLeader(): Promise<boolean> {
-    const now = this.deps.clock.now();
-    if (this.lease && now - this.renewedAt < this.leaseMs / 3 && this.isLeader()) return true;
-    const was = this.lease !== null;
+    if (this.keeper) {
+      if (await this.keeper.renewIfDue()) return true;
+      this.keeper = null;
+      this.log(`${this.deps.owner} lost the leader lease`);
+    }
+    const { fleet, owner, clock } = this.deps;
+    let lease: LeaderLease | null;
     try {
-      this.lease = await this.deps.fleet.acquireLeadership(this.deps.owner, this.leaseMs);
+      lease = await fleet.acquireLeadership(owner, this.leaseMs);
     } catch (err) {
-      this.log(`renewing the leader lease failed: ${describeError(err)}`);
-      // Keep acting only while the lease we hold is certainly still ours.
-      return this.isLeader();
+      this.log(`taking the leader lease failed: ${describeError(err)}`);
+      return false;
     }
-    if (this.lease) {
-      this.renewedAt = now;
-      if (!was) {
-        this.log(`${this.deps.owner} is the leader (term ${this.lease.term})`);
-        // A new leader runs everything at once: it does not know when its predecessor last did.
-        this.due.clear();
-      }
-      return true;
-    }
-    if (was) this.log(`${this.deps.owner} lost the leader lease`);
-    return false;
+    if (!lease) return false;
+    this.lease = lease;
+    const term = lease.term;
+    this.keeper = new LeaseKeeper({
+      what: "the leader lease",
+      clock,
+      leaseMs: this.leaseMs,
+      skewMs: this.deps.settings.clockSkewMargin * 1000,
+      heldUntil: lease.expiresAt,
+      // Renewing is taking it again as its owner: the term stays; someone else's term means it was lost.
+      renew: async () => {
+        const renewed = await fleet.acquireLeadership(owner, this.leaseMs);
+        if (renewed) this.lease = renewed;
+        return renewed !== null && renewed.term === term;
+      },
+      onError: (err) => this.log(`renewing the leader lease failed: ${describeError(err)}`),
+    });
+    this.log(`${owner} is the leader (term ${term})`);
+    // A new leader runs everything at once: it does not know when its predecessor last did.
+    this.due.clear();
+    return true;
   }
 
   /** Runs every due reconciler (and the ones they woke) once, if this replica leads. */
@@ -144,7 +157,7 @@ export class Controller {
       }
       if (![...this.due.values()].some((t) => t === Number.NEGATIVE_INFINITY)) break;
     }
-    const renewAt = this.renewedAt + this.leaseMs / 3;
+    const renewAt = this.keeper?.renewDueAt ?? this.deps.clock.now();
     return { leader: true, ran, nextAt: Math.min(renewAt, ...this.due.values()) };
   }
 
@@ -173,7 +186,9 @@ export class Controller {
 
   /** Gives the leader lease back so a standby takes over at once instead of after expiry. */
   async stop(): Promise<void> {
-    if (!this.lease) return;
+    if (!this.keeper) return;
+    await this.keeper.stop();
+    this.keeper = null;
     this.lease = null;
     await this.deps.fleet.releaseLeadership(this.deps.owner).catch((err) => this.log(`releasing the leader lease: ${describeError(err)}`));
   }

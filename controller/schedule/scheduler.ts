@@ -7,6 +7,7 @@ import type { ExportSpec } from "../../config/export-spec.ts";
 import type { ExportRecord } from "../../config/records.ts";
 import { type Clock, systemClock } from "../../lib/clock.ts";
 import { describeError } from "../../lib/errors.ts";
+import { LeaseKeeper } from "../../lib/leases/keeper.ts";
 import { FinalizeRejected, finalizeExport, readManifest } from "../finalize/finalize.ts";
 import type { Manifest } from "../finalize/manifest.ts";
 import { type LocalRunOptions, runLocalAgents } from "../local-run.ts";
@@ -64,21 +65,24 @@ export async function tick(deps: SchedulerDeps, spec: ExportSpec): Promise<TickR
     const s = await schedules.getSchedule(name);
     return { action: "busy", run: null, message: `schedule ${name} is being ticked by ${s?.leaseOwner ?? "someone else"}` };
   }
-  // Keep the lease while a long local run goes on (never while the process is gone: it then expires).
-  const keeping = new AbortController();
-  const keeper = (async () => {
-    while (!keeping.signal.aborted) {
-      await deps.clock.sleep(leaseMs / 3, keeping.signal).catch(() => {});
-      if (!keeping.signal.aborted) await schedules.acquireLease(name, owner, leaseMs).catch(() => {});
-    }
-  })();
-  const conn = await openSource(spec.source, deps.env);
+  // Keep the lease while a long local run goes on (never while the process is gone: it then expires). Every write of
+  // the tick is conditioned on holding it, so a lost lease fails the tick's next write instead of racing a successor.
+  const keeper = new LeaseKeeper({
+    what: `the lease of schedule ${name}`,
+    clock: deps.clock,
+    leaseMs,
+    skewMs: Math.floor(leaseMs / 10),
+    renew: () => schedules.acquireLease(name, owner, leaseMs),
+    onLost: (reason) => deps.log?.(`${reason.message}; this tick's next write will be refused`),
+    onError: (err) => deps.log?.(`renewing the lease of schedule ${name} failed (will retry): ${describeError(err)}`),
+  }).start();
+  let conn: Connection | null = null;
   try {
+    conn = await openSource(spec.source, deps.env);
     return await tickHeld(deps, spec, conn);
   } finally {
-    keeping.abort();
-    await keeper;
-    await conn.end().catch(() => {});
+    await keeper.stop();
+    await conn?.end().catch(() => {});
     await schedules.releaseLease(name, owner).catch(() => {});
   }
 }
