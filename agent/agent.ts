@@ -1,12 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ExportRecord } from "../config/records.ts";
 import type { AgentSettings } from "../config/settings.ts";
-import type { JobStore } from "../controller/store/job-store.ts";
 import type { Clock } from "../lib/clock.ts";
 import { describeError } from "../lib/errors.ts";
+import type { JobStore } from "../lib/jobs/job-store.ts";
+import { type MysqlSource, openExportSource } from "../lib/mysql/range-source.ts";
 import { type Imds, type Notice, watchInterruptions } from "./imds.ts";
 import { type Outcome, runPartition, type StopRequest } from "./partition-runner.ts";
-import { type MysqlSource, openExportSource } from "./source.ts";
 
 /**
  * The node agent: claims partitions of its pool, streams each one (agent/partition-runner.ts), and stops cleanly.

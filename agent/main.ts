@@ -4,7 +4,7 @@
  * `--self-test`. Kept apart from the operator CLI so the bundle carries only the agent's code.
  */
 import { Command } from "commander";
-import { runCommand } from "../controller/cli/run.ts";
+import { runCommand } from "../lib/cli/run.ts";
 import { selfTest } from "./self-test.ts";
 import { type AgentFlags, addAgentRunOptions, runAgent } from "./settings.ts";
 

@@ -1,12 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ExportRecord } from "../config/records.ts";
-import { type JobStore, type Lease, LeaseLostError, RangeChangedError } from "../controller/store/job-store.ts";
 import type { Clock } from "../lib/clock.ts";
 import { describeError } from "../lib/errors.ts";
+import { type JobStore, type Lease, LeaseLostError, RangeChangedError } from "../lib/jobs/job-store.ts";
 import { LeaseExpiredError, LeaseKeeper } from "../lib/leases/keeper.ts";
-import { createEncoder, type Encoder, type Row } from "./encode/index.ts";
-import { chunkKey, exportPrefix, startChunkUpload } from "./sink.ts";
-import type { MysqlSource, RangeReader } from "./source.ts";
+import type { MysqlSource, RangeReader } from "../lib/mysql/range-source.ts";
+import { createEncoder, type Encoder, type Row } from "../lib/output/encode/index.ts";
+import { chunkKey, exportPrefix, startChunkUpload } from "../lib/output/sink.ts";
 
 /**
  * How the agent asks a running partition to stop. "now": cut the current chunk at the rows already read, commit it

@@ -3,7 +3,7 @@
  * Parquet path end to end (worker thread entry, zstd wasm, snappy), which is where a bundle misses a file if it does.
  * The bootstrap tests run it on the bundle outside the repository (no node_modules).
  */
-import { type ColumnSpec, createEncoder } from "./encode/index.ts";
+import { type ColumnSpec, createEncoder } from "../lib/output/encode/index.ts";
 
 const column = (name: string, kind: ColumnSpec["kind"], sourceType: string): ColumnSpec => ({
   name,

@@ -5,11 +5,11 @@
 import type { Command } from "commander";
 import { loadConfigFile, parseConfigText, validateConfig } from "../config/load.ts";
 import type { agentSettings } from "../config/settings.ts";
-import { DynamoJobStore } from "../controller/store/dynamo-job-store.ts";
-import { dynamoClient } from "../lib/aws/dynamodb.ts";
 import { s3Client } from "../lib/aws/s3.ts";
 import { systemClock } from "../lib/clock.ts";
+import { dynamoClient } from "../lib/dynamo/client.ts";
 import { ExitCode, UserError } from "../lib/errors.ts";
+import { DynamoJobStore } from "../lib/jobs/dynamo-job-store.ts";
 import { Agent } from "./agent.ts";
 import { DEFAULT_IMDS, Imds } from "./imds.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The agent as nodes receive it: one tar.gz holding an esbuild bundle of agent/main.ts (`spotferry-agent.mjs`), a
- * bundle per worker-thread entry (`agent/**\/*-worker.ts` -> `<name>.mjs`, found by the code next to the main bundle)
+ * bundle per worker-thread entry (`{agent,lib}/**\/*-worker.ts` -> `<name>.mjs`, found by the code next to the main bundle)
  * and the .wasm files the bundled packages read from their own folder (next to the bundle too). Plain `node`
  * runs it: no node_modules, no tsx. Published to S3 content-addressed, fetched by nodes through a presigned URL.
  */
@@ -66,7 +66,8 @@ function workerEntries(dir: string): string[] {
 /** Builds the bundle (about a second); nothing is written outside a temporary folder that is removed. */
 export async function buildAgentBundle(opts: { minify?: boolean } = {}): Promise<AgentBundle> {
   const entries: Record<string, string> = { "spotferry-agent": join(ROOT, "agent", "main.ts") };
-  for (const w of workerEntries(join(ROOT, "agent"))) entries[basename(w, ".ts")] = w;
+  // Worker-thread entries of the code the agent runs (today the Parquet compression worker in lib/output/encode).
+  for (const w of [...workerEntries(join(ROOT, "agent")), ...workerEntries(join(ROOT, "lib"))]) entries[basename(w, ".ts")] = w;
   const outdir = mkdtempSync(join(tmpdir(), "spotferry-bundle-"));
   try {
     const result = await build({

@@ -6,17 +6,23 @@ import { poolSpec } from "./pool-spec.ts";
  * Shapes of the items in the single DynamoDB state table. Every key value of the source table is carried as its exact
  * decimal or text form (a string), never as a JS number: BIGINT UNSIGNED reaches 2^64-1.
  *
- * Item keys (pk / sk); controller/store/dynamo-keys.ts builds them, nothing else should:
+ * Item keys (pk / sk); lib/dynamo/keys.ts builds every one of them, nothing else does:
  *   EXP#<id>             / META                   export
  *   EXP#<id>             / PART#<n:6>             partition (n zero-padded so sk order is partition order)
  *   EXP#<id>#P#<n:6>     / CH#<seq:8>             committed chunk (own item collection: listing partitions never reads chunks)
- *   EXP#<id>#P#<n:6>     / EV#<iso ts>#<rand>     ledger event
- *   POOL#<n>             / META                   pool
- *   POOL#<n>             / NODE#<instanceId>      node
- * Sparse GSI1 (gsi1pk / gsi1sk), present only while an item is in a queue:
+ *   EXP#<id>#P#<n:6>     / EV#<epoch:8>#<phase>#<seq:8>#<sub>#<iso ts>#<rand>   ledger event, in causal order
+ *   POOL#<name>          / META                   pool
+ *   POOL#<name>          / NODE#<instanceId>      node
+ *   CONTROLLER#leader    / META                   the controller's leader lease (owner, term, expiresAt)
+ *   SCHED#<name>         / META                   incremental schedule: watermark, lease, run in flight
+ *   SCHED#<name>         / RUN#<seq:8>            one run of a schedule
+ * Sparse GSI1 (gsi1pk / gsi1sk); queue entries are present only while an item is in that queue:
+ *   Q#<pool>#R           / <notBefore>#<id>#<n:6>        resume queue: PENDING partitions handed back mid-way (claimed first)
  *   Q#<pool>#<shard>     / <notBefore>#<id>#<n:6>        PENDING partition, claimable once notBefore has passed
  *   L#<shard>            / <leaseExpiresAt>#<id>#<n:6>   LEASED partition, for the reaper
  *   EXPORTS              / <createdAt>#<id>              every export, newest last
+ *   POOLS                / <name>                        every pool
+ *   SCHEDULES            / <name>                        every schedule
  */
 
 /** One source key: the exact text of each key column's value, in key-column order. */

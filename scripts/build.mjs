@@ -26,7 +26,7 @@ try {
       spotferry: "controller/cli/main.ts",
       "spotferry-dev": "sim/cli/main.ts",
       sim: "sim/main.ts",
-      "parquet-worker": "agent/encode/parquet-worker.ts",
+      "parquet-worker": "lib/output/encode/parquet-worker.ts",
     },
     outdir: staging,
     bundle: true,

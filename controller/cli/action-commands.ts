@@ -2,15 +2,15 @@ import type { Command } from "commander";
 import { AGENT_LOG_COMMAND, HostKeyMismatchError, NodeSession } from "../../bootstrap/ssh.ts";
 import { poolSpec } from "../../config/pool-spec.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { ExportStateError, PartitionStateError } from "../../lib/jobs/job-store.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
 import { num } from "../oncall/format.ts";
 import { findNode } from "../oncall/reads.ts";
 import { type SshFlags, sshTarget } from "../oncall/ssh-target.ts";
-import { ExportStateError, PartitionStateError } from "../store/job-store.ts";
 import { type CommonFlags, confirm, parsePartition, refuse, withCommon, withStores } from "./oncall-shared.ts";
-import { printJson, runCommand } from "./run.ts";
 
 /**
  * Operator actions. Each says what it will do and asks (or takes --yes; without a terminal and without --yes it is

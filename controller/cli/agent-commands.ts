@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type AgentFlags, addAgentRunOptions, runAgent } from "../../agent/settings.ts";
-import { runCommand } from "./run.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 
 /** `spotferry agent run`: the same flags and settings resolution as the node bundle's entry (agent/main.ts). */
 export function registerAgentCommands(program: Command): void {

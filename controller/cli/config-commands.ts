@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type ConfigKind, loadConfigFile } from "../../config/load.ts";
-import { printJson, runCommand } from "./run.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command("config");

@@ -2,24 +2,24 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import { openExportSource } from "../../agent/source.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { type ControllerSettings, controllerSettings } from "../../config/settings.ts";
 import { cloudWatchClient } from "../../lib/aws/cloudwatch.ts";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
+import { bootstrapTemplateSource } from "../cloud/node-templates.ts";
 import { Controller } from "../controller.ts";
 import { finalizeExport } from "../finalize/finalize.ts";
-import { bootstrapTemplateSource } from "../node-templates.ts";
+import { MysqlSplitFinder } from "../planner/split-points.ts";
 import { staticTemplateSource, type TemplateSource } from "../reconcilers/context.ts";
-import { MysqlSplitFinder } from "../split-points.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
-import { DynamoJobStore } from "../store/dynamo-job-store.ts";
-import { printJson, runCommand } from "./run.ts";
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -36,7 +36,7 @@ function fleetStore(settings: ControllerSettings) {
 
 /**
  * The launch template source: bootstrap/ renders the user-data (agent bundle published to the artifact bucket and
- * fetched through a presigned URL, re-rendered at half its lifetime; controller/node-templates.ts). `--user-data FILE`
+ * fetched through a presigned URL, re-rendered at half its lifetime; controller/cloud/node-templates.ts). `--user-data FILE`
  * (or SPOTFERRY_USER_DATA) replaces it with a fixed script, for plain hosts and experiments.
  */
 async function templateSource(

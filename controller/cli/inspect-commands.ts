@@ -1,14 +1,14 @@
 import type { Command } from "commander";
 import type { ChunkRecord, EventRecord, PartitionRecord } from "../../config/records.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
 import { ago, key, num } from "../oncall/format.ts";
 import { fullLedger } from "../oncall/reads.ts";
 import { readStatus } from "../oncall/status.ts";
 import { type Diagnosis, whyExport, whyPartition } from "../oncall/why.ts";
-import type { JobStore } from "../store/job-store.ts";
 import { table } from "./oncall-render.ts";
 import { type CommonFlags, parsePartition, thresholds, withCommon, withStores, withThresholds } from "./oncall-shared.ts";
-import { printJson, runCommand } from "./run.ts";
 
 /** `partition show ID N` (everything about one partition, with its whole ledger) and `why ID [N]` (a diagnosis). */
 

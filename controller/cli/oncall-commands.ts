@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import type { ExportState } from "../../config/records.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { findNode } from "../oncall/reads.ts";
 import { readStatus, type StatusOptions, type StatusSnapshot } from "../oncall/status.ts";
 import { renderExports, renderNode, renderNodes, renderStatus } from "./oncall-render.ts";
 import { type CommonFlags, thresholds, withCommon, withStores, withThresholds } from "./oncall-shared.ts";
-import { printJson, runCommand } from "./run.ts";
 
 /**
  * Read-only on-call commands: `status` (and `watch`), `exports`, `nodes`, `node show`. They all read one snapshot

@@ -1,6 +1,6 @@
 import Table from "cli-table3";
-import { formatUsd as usd } from "../cost.ts";
 import type { Attention } from "../oncall/attention.ts";
+import { formatUsd as usd } from "../oncall/cost.ts";
 import { ago, bar, duration, num, pct, rate } from "../oncall/format.ts";
 import { driftSummary, qualitySummary, type ScheduleStatus } from "../oncall/schedules.ts";
 import type { ExportStatus, NodeStatus, PoolStatus, StatusSnapshot } from "../oncall/status.ts";
@@ -111,7 +111,7 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
     renderSchedules(s.schedules, now),
     "POOLS",
     renderPools(s.pools),
-    "Cost: node price at launch x running time (controller/cost.ts); an estimate.",
+    "Cost: node price at launch x running time (controller/oncall/cost.ts); an estimate.",
     "",
   ].join("\n");
 }

@@ -1,12 +1,12 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import type { Clock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { cliClock } from "../oncall/format.ts";
 import { DEFAULTS, type OncallDeps, type StatusOptions } from "../oncall/status.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
-import { DynamoJobStore } from "../store/dynamo-job-store.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 
 /** Plumbing shared by the on-call commands: stores on the state table, common flags, confirmation of actions. */

@@ -4,18 +4,18 @@ import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { ensureStateTable } from "../../lib/dynamo/table.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { openSource } from "../../lib/mysql/connect.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
-import { openSource } from "../planner/source.ts";
 import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
-import { DynamoJobStore } from "../store/dynamo-job-store.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
-import { ensureStateTable } from "../store/dynamo-table.ts";
 import { verifySchedule } from "../verify/schedule-verify.ts";
-import { printJson, runCommand } from "./run.ts";
 
 /**
  * `spotferry schedule run --config FILE [--once] [--local --workers N]`: incremental runs of an export spec with an

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { parseListen, startStatusServer } from "../http/server.ts";
 import { type CommonFlags, tableOf, thresholds, withStores, withThresholds } from "./oncall-shared.ts";
-import { runCommand } from "./run.ts";
 
 /** `spotferry serve --http 127.0.0.1:PORT`: the read-only status page (controller/http/). */
 export function registerServeCommands(program: Command): void {

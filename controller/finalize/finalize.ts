@@ -8,12 +8,12 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import type { ColumnSpec } from "../../agent/encode/index.ts";
-import { exportPrefix } from "../../agent/sink.ts";
 import type { ExportRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import type { JobStore } from "../store/job-store.ts";
-import { MANIFEST_FORMAT, type Manifest, type ManifestPartition, manifestKey, successKey } from "./manifest.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
+import type { ColumnSpec } from "../../lib/output/encode/index.ts";
+import { MANIFEST_FORMAT, type Manifest, type ManifestPartition, manifestKey, successKey } from "../../lib/output/manifest.ts";
+import { exportPrefix } from "../../lib/output/sink.ts";
 
 /**
  * Finalizes an export whose partitions are all DONE: checks every committed object is in S3 with its recorded size,

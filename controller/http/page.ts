@@ -1,4 +1,4 @@
-import { formatUsd as usd } from "../cost.ts";
+import { formatUsd as usd } from "../oncall/cost.ts";
 import { ago, duration, num, pct, rate } from "../oncall/format.ts";
 import { driftSummary, qualitySummary } from "../oncall/schedules.ts";
 import type { StatusSnapshot } from "../oncall/status.ts";

@@ -1,7 +1,7 @@
 import type { EventRecord, ExportRecord, NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
-import { mapLimit } from "../store/dynamo-tx.ts";
+import { mapLimit } from "../../lib/dynamo/access.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { FleetStore } from "../store/fleet-store.ts";
-import type { JobStore } from "../store/job-store.ts";
 
 /**
  * The reads behind every on-call view, shaped so 10,000 partitions answer in about a second: partitions are read in

@@ -1,4 +1,4 @@
-import { mapLimit } from "../store/dynamo-tx.ts";
+import { mapLimit } from "../../lib/dynamo/access.ts";
 import type { DriftChange, QualityResult, RunRecord, RunState, ScheduleStore } from "../store/schedule-store.ts";
 
 /**

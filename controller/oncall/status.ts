@@ -1,10 +1,10 @@
 import type { ExportRecord, ExportState, NodeRecord, PartitionRecord, PartitionState, PoolRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import { estimateExportCost, nodeCost, nodesOfExport, summarizeCost } from "../cost.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { FleetStore, LeaderLease } from "../store/fleet-store.ts";
-import type { JobStore } from "../store/job-store.ts";
 import type { ScheduleStore } from "../store/schedule-store.ts";
 import { type Attention, findAttention } from "./attention.ts";
+import { estimateExportCost, nodeCost, nodesOfExport, summarizeCost } from "./cost.ts";
 import { leasedRates, type PartitionRate, readFleet, readPartitions } from "./reads.ts";
 import { readSchedules, type ScheduleStatus } from "./schedules.ts";
 import { buildTimeline, type TimelineItem } from "./timeline.ts";
@@ -62,7 +62,7 @@ export interface ExportStatus {
   etaSeconds: number | null;
   etaAt: string | null;
   costUsd: number;
-  /** Cost so far plus the export's running nodes' hourly price over the ETA (controller/cost.ts). */
+  /** Cost so far plus the export's running nodes' hourly price over the ETA (controller/oncall/cost.ts). */
   projectedCostUsd: number | null;
   /** Newest committed chunk or completed partition; null when nothing was ever committed. */
   lastProgressAt: string | null;
@@ -283,7 +283,7 @@ function exportView(
   now: number,
 ): ExportStatus {
   const counts = { LEASED: 0, PENDING: 0, QUARANTINED: 0, DONE: 0 } as Record<PartitionState, number>;
-  // Cost model and its limits: controller/cost.ts (price at launch x running time, nodes launched for the export).
+  // Cost model and its limits: controller/oncall/cost.ts (price at launch x running time, nodes launched for the export).
   const mine = nodesOfExport(nodes, e.exportId);
   const costUsd = summarizeCost(mine, now).costSoFar;
   const base = {

@@ -1,7 +1,7 @@
 import type { Connection } from "mysql2/promise";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
-import { and, compareKey, type Fragment, orderBy, quoteIdent, selectKey } from "./key-sql.ts";
-import { queryText } from "./source.ts";
+import { queryText } from "../../lib/mysql/connect.ts";
+import { and, compareKey, type Fragment, orderBy, quoteIdent, selectKey } from "../../lib/mysql/key-sql.ts";
 
 export interface WalkTarget {
   database: string;

@@ -1,6 +1,6 @@
 import type { KeyColumn } from "../../config/records.ts";
 import { UserError } from "../../lib/errors.ts";
-import { column, type IndexInfo, keyColumnOf, type TableInfo } from "./schema.ts";
+import { column, type IndexInfo, keyColumnOf, type TableInfo } from "../../lib/mysql/schema.ts";
 
 export interface ChosenKey {
   /** The index the export is read through ("PRIMARY" or a unique index). */

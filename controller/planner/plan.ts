@@ -3,10 +3,10 @@ import type { Connection } from "mysql2/promise";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import type { NewExport, PlannedPartition } from "../store/job-store.ts";
+import type { NewExport, PlannedPartition } from "../../lib/jobs/job-store.ts";
+import { column, describeTable, filterSql } from "../../lib/mysql/schema.ts";
 import { walkBoundaries } from "./boundaries.ts";
 import { chooseKey } from "./key-discovery.ts";
-import { column, describeTable, filterSql } from "./schema.ts";
 import { singlePartitionScope } from "./small-scope.ts";
 
 export interface ExportPlan {

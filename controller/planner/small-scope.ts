@@ -1,10 +1,10 @@
 import type { Connection } from "mysql2/promise";
 import type { FilterPredicate } from "../../config/export-spec.ts";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
+import { queryText } from "../../lib/mysql/connect.ts";
+import { orderBy, quoteIdent, selectKey } from "../../lib/mysql/key-sql.ts";
+import type { TableInfo } from "../../lib/mysql/schema.ts";
 import type { Boundaries, WalkTarget } from "./boundaries.ts";
-import { orderBy, quoteIdent, selectKey } from "./key-sql.ts";
-import type { TableInfo } from "./schema.ts";
-import { queryText } from "./source.ts";
 
 /**
  * The planner's fast path for a filter that selects few rows of a big table (an incremental run's watermark range):

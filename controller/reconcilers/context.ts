@@ -3,10 +3,10 @@ import type { NodeRecord, PartitionRecord, PoolRecord } from "../../config/recor
 import type { ControllerSettings } from "../../config/settings.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { describeError } from "../../lib/errors.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { CloudInstance, CloudProvider, LaunchTemplateInput } from "../cloud/cloud-provider.ts";
-import type { SplitFinder } from "../split-points.ts";
+import type { SplitFinder } from "../planner/split-points.ts";
 import type { FleetStore } from "../store/fleet-store.ts";
-import type { JobStore } from "../store/job-store.ts";
 
 /**
  * What every reconciler gets. Reconcilers are stateless between runs (all state is in the table or the cloud), so a
@@ -24,7 +24,7 @@ export interface ReconcileContext {
   /** Finalizes an export whose partitions are all DONE (controller/finalize in production). */
   finalize: (exportId: string) => Promise<void>;
   cloudwatch?: CloudWatchClient;
-  /** Finds split keys in the source's index (controller/split-points.ts); without it, splitting is off. */
+  /** Finds split keys in the source's index (controller/planner/split-points.ts); without it, splitting is off. */
   splitter?: SplitFinder;
   /** Asks the controller to run another reconciler as soon as this one returns (e.g. replace a node at once). */
   wake: (reconciler: string) => void;

@@ -1,14 +1,14 @@
 import { type MetricDatum, PutMetricDataCommand, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { nodeLifecycle, partitionState } from "../../config/records.ts";
-import { estimateExportCost, nodeCost, nodesOfExport } from "../cost.ts";
+import { estimateExportCost, nodeCost, nodesOfExport } from "../oncall/cost.ts";
 import type { Reconciler } from "./context.ts";
 
-// Cost accounting lives in controller/cost.ts (shared with the CLI); re-exported for existing importers.
-export { nodeCost } from "../cost.ts";
+// Cost accounting lives in controller/oncall/cost.ts (shared with the CLI); re-exported for existing importers.
+export { nodeCost } from "../oncall/cost.ts";
 
 /**
  * Metrics to CloudWatch (namespace from the settings), per export: rows and bytes exported, partitions by state,
- * estimated seconds to finish, cost so far and projected cost (controller/cost.ts); per pool: nodes by lifecycle, desired size, interruptions and
+ * estimated seconds to finish, cost so far and projected cost (controller/oncall/cost.ts); per pool: nodes by lifecycle, desired size, interruptions and
  * replacements (running totals), cost so far. Cost of a node is attributed to the export it was launched for.
  * The export rate behind the ETA is sampled between two runs of this reconciler (in memory: after a controller
  * restart the first run reports no ETA).

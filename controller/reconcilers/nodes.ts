@@ -1,10 +1,10 @@
 import type { NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { describeError } from "../../lib/errors.ts";
+import { toLease } from "../../lib/jobs/items.ts";
+import { LeaseLostError, RangeChangedError } from "../../lib/jobs/job-store.ts";
 import type { LaunchedInstance } from "../cloud/cloud-provider.ts";
-import { toLease } from "../store/dynamo-keys.ts";
 import type { NodeChange } from "../store/fleet-store.ts";
-import { LeaseLostError, RangeChangedError } from "../store/job-store.ts";
 import type { ReconcileContext } from "./context.ts";
 
 /** Node-record helpers shared by the reconcilers that change node lifecycles. */

@@ -1,7 +1,7 @@
 import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
+import { digest } from "../../lib/dynamo/keys.ts";
 import { CAPACITY_ERROR_CODES, capacityKey, type LaunchOverride, type Market } from "../cloud/cloud-provider.ts";
-import { digest } from "../store/dynamo-keys.ts";
 import type { PoolChange } from "../store/fleet-store.ts";
 import { forEachPool, isoMs, isServing, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 import { changeNode, newNode, terminatedChange } from "./nodes.ts";

@@ -1,6 +1,6 @@
 import type { ExportRecord, PartitionRecord, SourceKey } from "../../config/records.ts";
 import { describeError } from "../../lib/errors.ts";
-import { LeaseLostError, RangeChangedError, type SplitResult } from "../store/job-store.ts";
+import { LeaseLostError, RangeChangedError, type SplitResult } from "../../lib/jobs/job-store.ts";
 import { forEachPool, isServing, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 
 /**

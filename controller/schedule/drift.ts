@@ -1,5 +1,5 @@
 import type { SchemaDriftPolicy } from "../../config/incremental-spec.ts";
-import type { TableInfo } from "../planner/schema.ts";
+import type { TableInfo } from "../../lib/mysql/schema.ts";
 import type { DriftChange, SchemaColumn, SchemaDriftReport } from "../store/schedule-store.ts";
 
 /**

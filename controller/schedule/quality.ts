@@ -3,12 +3,12 @@ import type { Connection } from "mysql2/promise";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import type { QualityRule } from "../../config/incremental-spec.ts";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
-import type { Manifest } from "../finalize/manifest.ts";
-import { and, compareKey, type Fragment, placeholder, quoteIdent } from "../planner/key-sql.ts";
-import { column, filterSql, keyColumnOf, type TableInfo } from "../planner/schema.ts";
-import { queryText } from "../planner/source.ts";
+import { queryText } from "../../lib/mysql/connect.ts";
+import { and, compareKey, type Fragment, placeholder, quoteIdent } from "../../lib/mysql/key-sql.ts";
+import { column, filterSql, keyColumnOf, type TableInfo } from "../../lib/mysql/schema.ts";
+import type { Manifest } from "../../lib/output/manifest.ts";
+import { ObjectKeyReader } from "../../lib/output/object-keys.ts";
 import type { QualityResult } from "../store/schedule-store.ts";
-import { ObjectKeyReader } from "../verify/object-keys.ts";
 
 /**
  * Data-quality rules of a run, checked after every partition is DONE and before the manifest is committed.

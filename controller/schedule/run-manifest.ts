@@ -1,8 +1,8 @@
 import { DeleteObjectsCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import type { KeyColumn } from "../../config/records.ts";
+import { column, type TableInfo } from "../../lib/mysql/schema.ts";
 import { abortUploads } from "../finalize/finalize.ts";
-import { column, type TableInfo } from "../planner/schema.ts";
 import type { QualityResult, RunRecord } from "../store/schedule-store.ts";
 
 /**

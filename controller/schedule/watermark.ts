@@ -2,9 +2,9 @@ import type { Connection } from "mysql2/promise";
 import type { ExportSpec, FilterPredicate } from "../../config/export-spec.ts";
 import type { IncrementalSpec } from "../../config/incremental-spec.ts";
 import { UserError } from "../../lib/errors.ts";
-import { and, quoteIdent } from "../planner/key-sql.ts";
-import { type ColumnInfo, column, filterSql, type TableInfo } from "../planner/schema.ts";
-import { queryText } from "../planner/source.ts";
+import { queryText } from "../../lib/mysql/connect.ts";
+import { and, quoteIdent } from "../../lib/mysql/key-sql.ts";
+import { type ColumnInfo, column, filterSql, type TableInfo } from "../../lib/mysql/schema.ts";
 
 /**
  * The watermark of an incremental run: where the previous run stopped (lo, exclusive) and where this one stops (hi,

@@ -2,8 +2,8 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { PoolSpec } from "../../config/pool-spec.ts";
 import { type NodeRecord, nodeRecord, type PoolRecord, poolRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import { GSI1, type Item, iso, LEADER_PK, META, nodeSk, POOLS_KEY, poolPk } from "./dynamo-keys.ts";
-import { conditionalPut, conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll } from "./dynamo-tx.ts";
+import { conditionalPut, conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll } from "../../lib/dynamo/access.ts";
+import { GSI1, type Item, iso, LEADER_PK, META, nodeSk, POOLS_KEY, poolPk } from "../../lib/dynamo/keys.ts";
 import type { FleetStore, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
 
 export interface DynamoFleetStoreDeps {
@@ -36,7 +36,7 @@ function setExpression(fields: Record<string, unknown>, now: string | null) {
   return { expr: `SET ${parts.join(", ")}`, names, values };
 }
 
-/** FleetStore over the single state table (see fleet-store.ts for the contract), through dynamo-tx.ts. */
+/** FleetStore over the single state table (see fleet-store.ts for the contract), through lib/dynamo/access.ts. */
 export class DynamoFleetStore implements FleetStore {
   private readonly ctx: DynamoContext;
 

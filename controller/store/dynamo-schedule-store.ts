@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Clock } from "../../lib/clock.ts";
-import { GSI1, type Item, iso, META, schedulePk as pk, RUN_PREFIX, runSk, SCHEDULES_KEY } from "./dynamo-keys.ts";
-import { conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll, type TxItem, transact } from "./dynamo-tx.ts";
+import { conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll, type TxItem, transact } from "../../lib/dynamo/access.ts";
+import { GSI1, type Item, iso, META, schedulePk as pk, RUN_PREFIX, runSk, SCHEDULES_KEY } from "../../lib/dynamo/keys.ts";
 import {
   type NewRun,
   type RunPatch,
@@ -16,7 +16,7 @@ import {
  * ScheduleStore over the state table (layout: SCHED#<name> / META for the schedule, SCHED#<name> / RUN#<seq:8> for
  * each run). META is on the GSI under its own key (gsi1pk SCHEDULES, gsi1sk the name) so `status` can list schedules;
  * claimers and reapers query their own queue keys and never see it. Runs are not on the GSI. Watermarks are exact text.
- * Every request goes through dynamo-tx.ts, so a transaction that only conflicted with another is retried there and
+ * Every request goes through lib/dynamo/access.ts, so a transaction that only conflicted with another is retried there and
  * never reported as a lost lease.
  */
 export interface DynamoScheduleStoreDeps {

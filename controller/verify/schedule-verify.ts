@@ -3,14 +3,14 @@ import { crc32 } from "node:zlib";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Connection } from "mysql2/promise";
 import type { KeyColumn } from "../../config/records.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
+import { queryText } from "../../lib/mysql/connect.ts";
+import { and, quoteIdent, selectExpr } from "../../lib/mysql/key-sql.ts";
+import { column, describeTable, filterSql, keyColumnOf, type TableInfo } from "../../lib/mysql/schema.ts";
+import type { Manifest } from "../../lib/output/manifest.ts";
+import { KEY_SEPARATOR, ObjectKeyReader } from "../../lib/output/object-keys.ts";
 import { readManifest } from "../finalize/finalize.ts";
-import type { Manifest } from "../finalize/manifest.ts";
-import { and, quoteIdent, selectExpr } from "../planner/key-sql.ts";
-import { column, describeTable, filterSql, keyColumnOf, type TableInfo } from "../planner/schema.ts";
-import { queryText } from "../planner/source.ts";
-import type { JobStore } from "../store/job-store.ts";
 import type { RunRecord, ScheduleStore } from "../store/schedule-store.ts";
-import { KEY_SEPARATOR, ObjectKeyReader } from "./object-keys.ts";
 
 /**
  * `spotferry schedule verify NAME`: proves that a schedule's output, read the way its manifests tell readers to

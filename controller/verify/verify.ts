@@ -3,10 +3,10 @@ import { crc32 } from "node:zlib";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Connection } from "mysql2/promise";
 import type { KeyColumn } from "../../config/records.ts";
-import type { Manifest, ManifestPartition } from "../finalize/manifest.ts";
-import { and, quoteIdent, rangePredicate, selectExpr } from "../planner/key-sql.ts";
-import { describeTable, filterSql } from "../planner/schema.ts";
-import { KEY_SEPARATOR, ObjectKeyReader } from "./object-keys.ts";
+import { and, quoteIdent, rangePredicate, selectExpr } from "../../lib/mysql/key-sql.ts";
+import { describeTable, filterSql } from "../../lib/mysql/schema.ts";
+import type { Manifest, ManifestPartition } from "../../lib/output/manifest.ts";
+import { KEY_SEPARATOR, ObjectKeyReader } from "../../lib/output/object-keys.ts";
 
 /**
  * Proves exactly-once from the outside: for every partition of the manifest, the committed objects are read back

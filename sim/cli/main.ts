@@ -9,17 +9,17 @@ import { type CommandGroup, runCli } from "../../controller/cli/program.ts";
 export const DEV_COMMANDS: CommandGroup[] = [
   {
     names: { local: "the local stack: MariaDB, DynamoDB Local and an S3-compatible store on 127.0.0.1 (state in .spotferry/)" },
-    load: async () => [(await import("../../controller/cli/local-commands.ts")).registerLocalCommands],
+    load: async () => [(await import("./local-commands.ts")).registerLocalCommands],
   },
   {
     names: {
       demo: "the local rehearsal: export a generated call log on a simulated spot fleet with interruptions, a rotation and a controller crash, then verify it",
     },
-    load: async () => [(await import("../../controller/cli/demo-commands.ts")).registerDemoCommands],
+    load: async () => [(await import("./demo-commands.ts")).registerDemoCommands],
   },
   {
     names: { sim: "the local spot market: EC2, IMDSv2 and CloudWatch on 127.0.0.1, with fault injection" },
-    load: async () => [(await import("../../controller/cli/sim-commands.ts")).registerSimCommands],
+    load: async () => [(await import("./sim-commands.ts")).registerSimCommands],
   },
 ];
 

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";

@@ -15,12 +15,12 @@ import { statSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
-import type { EncoderOptions, OutputFormat } from "../../agent/encode/index.ts";
-import { createEncoder, type Row } from "../../agent/encode/index.ts";
-import { startChunkUpload } from "../../agent/sink.ts";
-import { MysqlSource } from "../../agent/source.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { MysqlSource } from "../../lib/mysql/range-source.ts";
+import type { EncoderOptions, OutputFormat } from "../../lib/output/encode/index.ts";
+import { createEncoder, type Row } from "../../lib/output/encode/index.ts";
+import { startChunkUpload } from "../../lib/output/sink.ts";
 import { createCallLog } from "../../sim/data/call-log.ts";
 
 const CHUNK_ROWS = 500_000;

@@ -3,7 +3,7 @@
  * dateStrings, decimal as text): id BIGINT UNSIGNED (some above 2^53, then a decimal string), customer_id INT (skewed),
  * caller/callee VARCHAR(20), started_at DATETIME(3), duration_s INT, cost DECIMAL(10,4), status ENUM, notes VARCHAR(200) NULL.
  */
-import type { ColumnSpec } from "../../agent/encode/column-spec.ts";
+import type { ColumnSpec } from "../../lib/output/encode/column-spec.ts";
 
 export const callLogColumns: ColumnSpec[] = [
   col("id", "uint64", false),

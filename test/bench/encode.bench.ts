@@ -6,12 +6,12 @@
  *
  *   node test/bench/encode.bench.ts [--rows 1000000] [--only name,name]
  *
- * Candidate libraries (for the record in agent/encode/README.md) are measured only if installed:
+ * Candidate libraries (for the record in lib/output/encode/README.md) are measured only if installed:
  *   hyparquet-writer, @dsnp/parquetjs, @duckdb/node-api (appender + COPY TO parquet).
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { createEncoder } from "../../agent/encode/index.ts";
+import { createEncoder } from "../../lib/output/encode/index.ts";
 import { callLogBatches, callLogColumns } from "./call-log-rows.ts";
 
 type Variant = { name: string; run: (rows: number) => Promise<number> };

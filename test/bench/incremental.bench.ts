@@ -14,12 +14,12 @@ import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, paginat
 import mysql from "mysql2/promise";
 import { exportSpec } from "../../config/export-spec.ts";
 import { type SchedulerDeps, tick } from "../../controller/schedule/scheduler.ts";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
 import { DynamoScheduleStore } from "../../controller/store/dynamo-schedule-store.ts";
-import { createStateTable, deleteStateTable } from "../../controller/store/dynamo-table.ts";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { FakeClock, systemClock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { createStateTable, deleteStateTable } from "../../lib/dynamo/table.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
 import { mysqlOptions, stackSource } from "../helpers/env.ts";
 

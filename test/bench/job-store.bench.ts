@@ -10,12 +10,12 @@
  */
 import { parseArgs } from "node:util";
 import { exportSpec } from "../../config/export-spec.ts";
-import { quoteIdent } from "../../controller/planner/key-sql.ts";
 import { planExport } from "../../controller/planner/plan.ts";
-import { openSource, queryText } from "../../controller/planner/source.ts";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
-import type { Lease } from "../../controller/store/job-store.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import type { Lease } from "../../lib/jobs/job-store.ts";
+import { openSource, queryText } from "../../lib/mysql/connect.ts";
+import { quoteIdent } from "../../lib/mysql/key-sql.ts";
 import { chunk, plan } from "../contract/job-store.contract.ts";
 import { tempStateTable } from "../helpers/temp-dynamo.ts";
 import { mysqlEnv, tempDatabase } from "../helpers/temp-mysql.ts";

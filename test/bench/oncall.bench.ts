@@ -7,11 +7,11 @@ import { fullLedger, readPartitions } from "../../controller/oncall/reads.ts";
 import { readStatus } from "../../controller/oncall/status.ts";
 import { whyExport, whyPartition } from "../../controller/oncall/why.ts";
 import { DynamoFleetStore } from "../../controller/store/dynamo-fleet-store.ts";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
 import { DynamoScheduleStore } from "../../controller/store/dynamo-schedule-store.ts";
-import { mapLimit } from "../../controller/store/dynamo-tx.ts";
-import type { NewExport } from "../../controller/store/job-store.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { mapLimit } from "../../lib/dynamo/access.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import type { NewExport } from "../../lib/jobs/job-store.ts";
 import { tempStateTable } from "../helpers/temp-dynamo.ts";
 
 /**

@@ -1,12 +1,12 @@
 /**
  * Stream or keyset pages? Reads the same generated call-log table through mysql2 (rows as arrays, the agent's driver
  * options) both ways and discards the rows, in the same run:
- *   stream: one query over the whole key range, streamed with backpressure (what agent/source.ts does);
+ *   stream: one query over the whole key range, streamed with backpressure (what lib/mysql/range-source.ts does);
  *   pages:  keyset pages `WHERE id > ? ORDER BY id LIMIT n` (one index dive per page), for several page sizes.
  * Usage: node test/bench/source-read.bench.ts [--rows N]   (prints figures; asserts nothing)
  */
 import mysql from "mysql2/promise";
-import { MYSQL_SOURCE_OPTIONS } from "../../agent/encode/index.ts";
+import { MYSQL_SOURCE_OPTIONS } from "../../lib/output/encode/index.ts";
 import { createCallLog } from "../../sim/data/call-log.ts";
 import { mysqlOptions } from "../helpers/env.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ExportStateError, type JobStore, NotFoundError, PartitionStateError } from "../../controller/store/job-store.ts";
 import type { FakeClock } from "../../lib/clock.ts";
+import { ExportStateError, type JobStore, NotFoundError, PartitionStateError } from "../../lib/jobs/job-store.ts";
 import { plan } from "./job-store.contract.ts";
 
 const LEASE = 30_000;

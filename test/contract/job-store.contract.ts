@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type ExportSpec, exportSpec } from "../../config/export-spec.ts";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
+import { type Clock, FakeClock } from "../../lib/clock.ts";
 import {
   ChunkSequenceError,
   ExportConflictError,
@@ -13,8 +14,7 @@ import {
   type NewChunk,
   type NewExport,
   RangeChangedError,
-} from "../../controller/store/job-store.ts";
-import { type Clock, FakeClock } from "../../lib/clock.ts";
+} from "../../lib/jobs/job-store.ts";
 import { operatorCases } from "./job-store-operator.contract.ts";
 
 /**

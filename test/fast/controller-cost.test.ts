@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NodeRecord } from "../../config/records.ts";
-import { estimateExportCost, formatUsd, nodeCost, nodeRunningMs, nodesOfExport, summarizeCost } from "../../controller/cost.ts";
+import { estimateExportCost, formatUsd, nodeCost, nodeRunningMs, nodesOfExport, summarizeCost } from "../../controller/oncall/cost.ts";
 
 /** Cost accounting is arithmetic over node records: checked here without any service. */
 const t0 = Date.parse("2026-01-01T00:00:00Z");

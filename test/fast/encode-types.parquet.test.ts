@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { EncoderOptions } from "../../agent/encode/encoder.ts";
-import { createEncoder } from "../../agent/encode/index.ts";
+import type { EncoderOptions } from "../../lib/output/encode/encoder.ts";
+import { createEncoder } from "../../lib/output/encode/index.ts";
 import { callLogBatches, callLogColumns } from "../bench/call-log-rows.ts";
 
 const ROWS = 20_000;

@@ -7,7 +7,7 @@ import { repoRoot } from "../../lib/paths.ts";
 
 // The implementation is chosen once per process (at import), so each one is asked for in a child of its own.
 function compressIn(impl: "native" | "wasm", text: string): { impl: string; frame: Buffer } {
-  const module = JSON.stringify(`file://${join(repoRoot, "agent", "encode", "page-compressor.ts")}`);
+  const module = JSON.stringify(`file://${join(repoRoot, "lib", "output", "encode", "page-compressor.ts")}`);
   const script = `
     const { compressPages, zstdImplementation } = await import(${module});
     const body = new TextEncoder().encode(${JSON.stringify(text)});

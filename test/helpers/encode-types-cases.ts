@@ -1,5 +1,5 @@
 /** Every MySQL type the encoders support, with per row the SQL literal, the value mysql2 delivers and the canonical text. */
-import type { ColumnSpec } from "../../agent/encode/index.ts";
+import type { ColumnSpec } from "../../lib/output/encode/index.ts";
 
 /** One column: its DDL, and per row the SQL literal, the value mysql2 delivers, and the canonical text expected back. */
 export interface Case {

@@ -3,9 +3,9 @@ import { exportSpec } from "../../config/export-spec.ts";
 import { poolSpec } from "../../config/pool-spec.ts";
 import type { NodeRecord } from "../../config/records.ts";
 import { DynamoFleetStore } from "../../controller/store/dynamo-fleet-store.ts";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
-import type { Lease, NewExport } from "../../controller/store/job-store.ts";
 import { FakeClock } from "../../lib/clock.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import type { Lease, NewExport } from "../../lib/jobs/job-store.ts";
 import { seedSchedules } from "./oncall-seed-schedules.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createStateTable, deleteStateTable } from "../../controller/store/dynamo-table.ts";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { createStateTable, deleteStateTable } from "../../lib/dynamo/table.ts";
 
 /** A state table of its own for one test file, on the DynamoDB the environment points at (the local stack). */
 export async function tempStateTable(prefix: string): Promise<{ client: DynamoDBClient; tableName: string; drop(): Promise<void> }> {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { runPartition } from "../../agent/partition-runner.ts";
-import { openExportSource } from "../../agent/source.ts";
 import type { ExportRecord } from "../../config/records.ts";
 import { exportIdFor, planExport, toNewExport } from "../../controller/planner/plan.ts";
-import { openSource } from "../../controller/planner/source.ts";
-import type { JobStore } from "../../controller/store/job-store.ts";
 import { systemClock } from "../../lib/clock.ts";
+import type { JobStore } from "../../lib/jobs/job-store.ts";
+import { openSource } from "../../lib/mysql/connect.ts";
+import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { type ExportFixture, exportFixture } from "../helpers/export-fixture.ts";
 
 // `spotferry cancel` while a partition runs: the agent stops at its next chunk boundary, keeps what it committed and

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { toLease } from "../../controller/store/dynamo-keys.ts";
+import { toLease } from "../../lib/jobs/items.ts";
 import { controllerFixture } from "../helpers/controller-fixture.ts";
 import { tempStateTable } from "../helpers/temp-dynamo.ts";
 

@@ -4,12 +4,12 @@ import { poolSpec } from "../../config/pool-spec.ts";
 import type { NodeRecord, SourceKey } from "../../config/records.ts";
 import { controllerSettings } from "../../config/settings.ts";
 import { exportIdFor, planExport, toNewExport } from "../../controller/planner/plan.ts";
-import { openSource } from "../../controller/planner/source.ts";
+import { MysqlSplitFinder } from "../../controller/planner/split-points.ts";
 import type { ReconcileContext } from "../../controller/reconcilers/context.ts";
 import { splitting } from "../../controller/reconcilers/splitting.ts";
-import { MysqlSplitFinder } from "../../controller/split-points.ts";
 import { DynamoFleetStore } from "../../controller/store/dynamo-fleet-store.ts";
 import { FakeClock } from "../../lib/clock.ts";
+import { openSource } from "../../lib/mysql/connect.ts";
 import { type ExportFixture, exportFixture } from "../helpers/export-fixture.ts";
 
 /**

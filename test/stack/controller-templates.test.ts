@@ -5,14 +5,14 @@ import { buildAgentBundle, renderLaunchTemplateData } from "../../bootstrap/inde
 import { poolSpec } from "../../config/pool-spec.ts";
 import { poolRecord } from "../../config/records.ts";
 import { controllerSettings } from "../../config/settings.ts";
-import { bootstrapTemplateSource, launchTemplateInput } from "../../controller/node-templates.ts";
+import { bootstrapTemplateSource, launchTemplateInput } from "../../controller/cloud/node-templates.ts";
 import { FakeClock } from "../../lib/clock.ts";
 import { tempBucket } from "../helpers/temp-bucket.ts";
 
 /**
  * The controller's launch templates come from bootstrap/: the bundle is published to the artifact bucket once, each
  * render presigns it and asks to be rendered again at half the URL's lifetime, and the user-data carries pool, table,
- * region, the non-secret node env and the agent timings. (A node booting from it is test/e2e-rehearsal.test.ts.)
+ * region, the non-secret node env and the agent timings. (A node booting from it is test/stack/e2e-rehearsal.test.ts.)
  */
 let bucket: Awaited<ReturnType<typeof tempBucket>>;
 before(async () => {

@@ -3,11 +3,11 @@ import { test } from "node:test";
 import { DeleteBucketCommand, DeleteObjectsCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import { abortUploads } from "../../controller/finalize/finalize.ts";
-import { runRehearsal } from "../../controller/rehearsal/rehearsal.ts";
-import { formatReport } from "../../controller/rehearsal/report.ts";
-import { deleteStateTable } from "../../controller/store/dynamo-table.ts";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { deleteStateTable } from "../../lib/dynamo/table.ts";
+import { runRehearsal } from "../../sim/rehearsal/rehearsal.ts";
+import { formatReport } from "../../sim/rehearsal/report.ts";
 import { mysqlOptions, uniqueName } from "../helpers/env.ts";
 import { testSim } from "../helpers/sim.ts";
 

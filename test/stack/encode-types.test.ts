@@ -12,8 +12,14 @@ import { after, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import mysql from "mysql2/promise";
-import type { OutputFormat } from "../../agent/encode/encoder.ts";
-import { type ColumnSpec, columnsFromFields, createEncoder, MYSQL_SOURCE_OPTIONS, SESSION_INIT_SQL } from "../../agent/encode/index.ts";
+import type { OutputFormat } from "../../lib/output/encode/encoder.ts";
+import {
+  type ColumnSpec,
+  columnsFromFields,
+  createEncoder,
+  MYSQL_SOURCE_OPTIONS,
+  SESSION_INIT_SQL,
+} from "../../lib/output/encode/index.ts";
 
 import { type Case, cases, NROWS } from "../helpers/encode-types-cases.ts";
 

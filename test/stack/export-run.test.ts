@@ -6,8 +6,8 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { loadConfigFile } from "../../config/load.ts";
 import { exportIdFor, planExport, toNewExport } from "../../controller/planner/plan.ts";
-import { openSource } from "../../controller/planner/source.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { openSource } from "../../lib/mysql/connect.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
 import { type ExportFixture, exportFixture } from "../helpers/export-fixture.ts";
 

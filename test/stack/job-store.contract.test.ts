@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
-import { digest, EXPORTS_KEY, exportPk, META, newPartitionItem } from "../../controller/store/dynamo-keys.ts";
 import { FakeClock } from "../../lib/clock.ts";
+import { digest, EXPORTS_KEY, exportPk, META } from "../../lib/dynamo/keys.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { newPartitionItem } from "../../lib/jobs/items.ts";
 import { jobStoreContract, plan } from "../contract/job-store.contract.ts";
 import { tempStateTable } from "../helpers/temp-dynamo.ts";
 

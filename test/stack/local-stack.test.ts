@@ -16,8 +16,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import mysql from "mysql2/promise";
-import { dynamoClient } from "../../lib/aws/dynamodb.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { mysqlOptions, uniqueName } from "../helpers/env.ts";
 
 // The stack's services answer the real SDK and driver, reached only through the standard environment variables.

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DynamoFleetStore } from "../../controller/store/dynamo-fleet-store.ts";
-import { DynamoJobStore } from "../../controller/store/dynamo-job-store.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { NOW, seedOncallWorld } from "../helpers/oncall-seed.ts";
 import { cli, matchSnapshot } from "../helpers/snapshot.ts";
 import { tempStateTable } from "../helpers/temp-dynamo.ts";

@@ -3,10 +3,10 @@ import { after, before, describe, test } from "node:test";
 import type { Connection } from "mysql2/promise";
 import { type ExportSpec, exportSpec } from "../../config/export-spec.ts";
 import { diveQuery } from "../../controller/planner/boundaries.ts";
-import { quoteIdent, rangePredicate } from "../../controller/planner/key-sql.ts";
 import { type ExportPlan, planExport } from "../../controller/planner/plan.ts";
-import { openSource, queryText } from "../../controller/planner/source.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { openSource, queryText } from "../../lib/mysql/connect.ts";
+import { quoteIdent, rangePredicate } from "../../lib/mysql/key-sql.ts";
 import { mysqlEnv, tempDatabase } from "../helpers/temp-mysql.ts";
 
 // Planner against MariaDB: skewed keys must still give balanced partitions, measured with COUNT(*) per partition.

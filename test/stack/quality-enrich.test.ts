@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { openExportSource } from "../../agent/source.ts";
 import { tick } from "../../controller/schedule/scheduler.ts";
 import { systemClock } from "../../lib/clock.ts";
+import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { type IncrementalFixture, incrementalFixture } from "../helpers/incremental-fixture.ts";
 
 // Data-quality rules (a failing rule under fail, then under flag) and enrichment lookups (matching a SQL LEFT JOIN,
