@@ -1,6 +1,6 @@
 import type { NodeRecord, PartitionRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
-import { isGone, SPOT_TERMINATION_REASON } from "../cloud/cloud-provider.ts";
+import { capacityKey, isGone, SPOT_TERMINATION_REASON } from "../cloud/cloud-provider.ts";
 import { forEachPool, isoMs, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 import { changeNode, releaseLeasesOf, terminatedChange } from "./nodes.ts";
 
@@ -20,6 +20,9 @@ const MISSING_GRACE_MS = 60_000;
  * Either way the node is marked INTERRUPTED, its partitions are released with their cursors (fenced on the owner's
  * epoch, so a half-alive agent cannot commit afterwards) and provisioning is woken to launch the replacement now.
  * INTERRUPTED nodes become TERMINATED once the instance is gone and they hold nothing.
+ * A spot interruption (reclaimed by EC2, or a notice the agent acted on) also marks its (type, zone) in the pool's
+ * capacity memory for capacityErrorMemory, as a launch shortage does: EC2 just told us that spot pool is short, so
+ * the replacement goes elsewhere instead of into the next interruption.
  */
 export async function interruption(ctx: ReconcileContext): Promise<ReconcileResult> {
   let interrupted = 0;
@@ -29,6 +32,7 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
     const work = await poolWork(ctx, pool.pool);
     const heartbeatMs = ctx.settings.heartbeatTimeout * 1000;
     const noticed = await nodesThatReportedNotices(ctx, work.pending);
+    const reclaimed: NodeRecord[] = [];
     let newly = 0;
 
     for (const node of view.nodes) {
@@ -43,6 +47,7 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
               : `instance ${inst?.state ?? "vanished"}${inst?.stateReason ? ` (${inst.stateReason})` : ""}`;
           n = await changeNode(ctx, node, { lifecycle: "INTERRUPTED", reason, currentPartition: null }, reason);
           if (n) newly++;
+          if (n && inst?.stateReason === SPOT_TERMINATION_REASON) reclaimed.push(n);
         } else if (node.lifecycle === "READY") {
           const live = (work.byOwner.get(node.instanceId) ?? []).filter((p) => isoMs(p.leaseExpiresAt) > now);
           const seen = isoMs(node.heartbeatAt ?? node.readyAt);
@@ -53,6 +58,7 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
             await ctx.cloud.terminate([node.instanceId]);
             n = await changeNode(ctx, node, { lifecycle: "INTERRUPTED", reason, currentPartition: null }, reason);
             if (n) newly++;
+            if (n) reclaimed.push(n);
           } else if (live.length) {
             // Refresh heartbeatAt only now and then: one write per node per third of the timeout is plenty.
             if (Number.isNaN(seen) || now - seen > heartbeatMs / 3) {
@@ -82,10 +88,30 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
       interrupted += newly;
       await ctx.fleet.addPoolCounters(pool.pool, { interruptions: newly, owedReplacements: newly });
     }
+    await rememberShortSpotPools(ctx, pool.pool, reclaimed);
   });
   // Replacements are launched at once, not on provisioning's own schedule.
   if (interrupted) ctx.wake("provisioning");
   return { nextRunInMs: 5_000 };
+}
+
+/** Marks the (spot, type, zone) of interrupted spot nodes as short in the pool's capacity memory (version-checked). */
+async function rememberShortSpotPools(ctx: ReconcileContext, poolName: string, nodes: readonly NodeRecord[]): Promise<void> {
+  const until = new Date(ctx.clock.now() + ctx.settings.capacityErrorMemory * 1000).toISOString();
+  const marks = Object.fromEntries(
+    nodes.filter((n) => n.market === "spot").map((n) => [capacityKey("spot", n.instanceType, n.zone), until] as const),
+  );
+  if (!Object.keys(marks).length) return;
+  // Another reconciler may save the pool meanwhile (provisioning prunes expired marks): re-read and retry.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pool = await ctx.fleet.getPool(poolName);
+    if (!pool) return;
+    if (await ctx.fleet.updatePool(poolName, pool.version, { capacityErrors: { ...pool.capacityErrors, ...marks } })) {
+      ctx.log(`pool ${poolName}: spot capacity ${Object.keys(marks).join(", ")} marked short after an interruption`);
+      return;
+    }
+  }
+  ctx.log(`pool ${poolName}: could not record the interrupted spot capacity (the pool kept changing); provisioning may retry it`);
 }
 
 /**

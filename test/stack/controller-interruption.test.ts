@@ -56,6 +56,10 @@ test("an interrupted node's partitions become claimable again with their cursors
     const p = await f.jobs.getPartition(exportId, lease.partition);
     assert.deepEqual([p?.state, p?.cursor, p?.chunks, p?.owner ?? null], ["PENDING", cursor, 1, null]);
   }
+  // Both were spot interruptions: their (type, zone) spot pools are remembered as short, like a launch shortage.
+  const marked = await f.fleet.getPool(f.pool);
+  for (const n of [a, b])
+    assert.ok(marked?.capacityErrors[`spot|${n.instanceType}|${n.zone}`], `spot|${n.instanceType}|${n.zone} marked short`);
   // The fence holds: the old holder can no longer write.
   await assert.rejects(f.jobs.heartbeat(leaseA, 60_000), /lost/);
 
