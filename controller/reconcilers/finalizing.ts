@@ -5,10 +5,13 @@ import type { ReconcileContext, ReconcileResult } from "./context.ts";
  * Finalizing: a RUNNING export whose partitions are all DONE (or one left FINALIZING by a controller that died
  * mid-way) is finalized: manifest, success marker, orphan cleanup, SUCCEEDED. Finalizing is idempotent, so a
  * repeat after a crash is harmless. An export with QUARANTINED partitions is never finalized: it waits for an operator.
+ * A schedule's run (an export with an incremental block) is left to its schedule, which finalizes it behind its
+ * quality gate (controller/schedule/run-attempt.ts): a success marker is never written and then taken back.
  */
 export async function finalizing(ctx: ReconcileContext): Promise<ReconcileResult> {
   const candidates = [...(await ctx.jobs.listExports({ state: "RUNNING" })), ...(await ctx.jobs.listExports({ state: "FINALIZING" }))];
   for (const e of candidates) {
+    if (e.spec.incremental) continue;
     try {
       if (e.state === "RUNNING") {
         const p = await ctx.jobs.progress(e.exportId);
