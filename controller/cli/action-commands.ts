@@ -1,21 +1,19 @@
 import type { Command } from "commander";
 import { AGENT_LOG_COMMAND, HostKeyMismatchError, NodeSession } from "../../bootstrap/ssh.ts";
-import { poolSpec } from "../../config/pool-spec.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
-import { isoAt } from "../../lib/clock.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
-import { ExportStateError, PartitionStateError } from "../../lib/jobs/job-store.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
-import { num } from "../oncall/format.ts";
-import { findNode } from "../oncall/reads.ts";
 import { type SshFlags, sshTarget } from "../oncall/ssh-target.ts";
-import { type CommonFlags, confirm, parsePartition, refuse, withCommon, withStores } from "./oncall-shared.ts";
+import { applyDrain, applyScale, planDrain, planScale } from "../operator/fleet.ts";
+import { applyCancel, applyRetry, planCancel, planRetry } from "../operator/jobs.ts";
+import { type CommonFlags, confirm, parsePartition, withCommon, withStores } from "./oncall-shared.ts";
 
 /**
  * Operator actions. Each says what it will do and asks (or takes --yes; without a terminal and without --yes it is
- * refused, exit 2), and refuses what is unsafe or in the wrong state with exit 5 and nothing changed. `rotate` lives
- * with the controller commands.
+ * refused, exit 2), and refuses what is unsafe or in the wrong state with exit 5 and nothing changed. The actions
+ * themselves are functions in controller/operator/ (plan, then apply); this file only parses, asks and prints.
+ * `rotate` lives with the controller commands.
  */
 
 type ActionFlags = CommonFlags & { yes?: boolean };
@@ -29,49 +27,14 @@ export function registerActionCommands(program: Command): void {
     .argument("[n]", "partition number (default: every QUARANTINED partition)")
     .action((id: string, nText: string | undefined, flags: ActionFlags) =>
       runCommand(async () => {
-        const n = nText === undefined ? undefined : parsePartition(nText);
+        const partition = nText === undefined ? undefined : parsePartition(nText);
         await withStores(flags, async (d) => {
-          const exp = await d.jobs.getExport(id);
-          if (!exp) throw new UserError(`export ${id} not found`);
-          if (exp.state !== "RUNNING") throw refuse(`export ${id} is ${exp.state}; only a RUNNING export's partitions can be retried`);
-          let targets: { partition: number; attempts: number; lastError: string | null }[];
-          if (n !== undefined) {
-            const p = await d.jobs.getPartition(id, n);
-            if (!p) throw new UserError(`partition ${n} of export ${id} not found`);
-            if (p.state !== "QUARANTINED") throw refuse(`partition ${n} of export ${id} is ${p.state}, not QUARANTINED`);
-            targets = [p];
-          } else {
-            targets = [];
-            let after: number | undefined;
-            for (;;) {
-              const page = await d.jobs.listPartitions(id, { state: "QUARANTINED", after, limit: 1000 });
-              targets.push(...page.items);
-              if (page.next === null) break;
-              after = page.next;
-            }
-            if (!targets.length) throw refuse(`export ${id} has no QUARANTINED partitions`);
-          }
-          const first = targets[0];
-          const what =
-            targets.length === 1 && first
-              ? `retry partition ${first.partition} of export ${id} (quarantined after ${first.attempts} attempts; last error: ${first.lastError ?? "none"})`
-              : `retry ${targets.length} quarantined partitions of export ${id} (${targets.map((t) => t.partition).join(", ")})`;
-          await confirm(what, flags);
-          const retried: number[] = [];
-          const skipped: { partition: number; reason: string }[] = [];
-          for (const t of targets) {
-            try {
-              await d.jobs.retryPartition(id, t.partition, { by: operator() });
-              retried.push(t.partition);
-            } catch (err) {
-              if (!(err instanceof PartitionStateError || err instanceof ExportStateError)) throw err;
-              skipped.push({ partition: t.partition, reason: err.message });
-            }
-          }
-          if (flags.json) printJson({ exportId: id, retried, skipped });
-          say(flags, `export ${id}: ${retried.length} partition(s) back on the queue (${retried.join(", ") || "none"})`);
-          for (const s of skipped) say(flags, `  skipped ${s.partition}: ${s.reason}`);
-          if (!retried.length) throw refuse("every partition changed state meanwhile");
+          const plan = await planRetry(d.jobs, { exportId: id, partition });
+          await confirm(plan.description, flags);
+          const result = await applyRetry(d.jobs, plan, { by: operator() });
+          if (flags.json) printJson(result);
+          say(flags, `export ${id}: ${result.retried.length} partition(s) back on the queue (${result.retried.join(", ")})`);
+          for (const s of result.skipped) say(flags, `  skipped ${s.partition}: ${s.reason}`);
         });
       }),
     );
@@ -82,30 +45,13 @@ export function registerActionCommands(program: Command): void {
     .action((id: string, flags: ActionFlags & { reason?: string }) =>
       runCommand(() =>
         withStores(flags, async (d) => {
-          const exp = await d.jobs.getExport(id);
-          if (!exp) throw new UserError(`export ${id} not found`);
-          if (exp.state !== "RUNNING" && exp.state !== "PLANNING" && exp.state !== "CANCELLED") {
-            throw refuse(`export ${id} is ${exp.state}; only a PLANNING or RUNNING export can be cancelled`);
-          }
-          const progress = await d.jobs.progress(id);
-          const leased = progress.byState.LEASED.partitions;
-          await confirm(
-            exp.state === "CANCELLED"
-              ? `re-run the cancel of export ${id} (already CANCELLED): take any PENDING partitions left on the queue off it`
-              : `cancel export ${id} (${num(progress.total.rows)} of ${num(exp.estimatedRows)} rows done): ${progress.byState.PENDING.partitions} pending partitions leave the queue and ${leased} running ones stop at their next chunk; this cannot be undone`,
-            flags,
-          );
-          let result: Awaited<ReturnType<typeof d.jobs.cancelExport>>;
-          try {
-            result = await d.jobs.cancelExport(id, { reason: flags.reason ?? `by ${operator()}` });
-          } catch (err) {
-            if (err instanceof ExportStateError) throw refuse(err.message);
-            throw err;
-          }
-          if (flags.json) printJson({ exportId: id, state: result.export.state, dequeued: result.dequeued, leased });
+          const plan = await planCancel(d.jobs, { exportId: id });
+          await confirm(plan.description, flags);
+          const result = await applyCancel(d.jobs, plan, { reason: flags.reason ?? `by ${operator()}` });
+          if (flags.json) printJson(result);
           say(
             flags,
-            `export ${id}: CANCELLED; ${result.dequeued} pending partitions taken off the queue; ${leased} leased partitions stop at their next chunk`,
+            `export ${id}: CANCELLED; ${result.dequeued} pending partitions taken off the queue; ${result.leased} leased partitions stop at their next chunk`,
           );
         }),
       ),
@@ -117,34 +63,23 @@ export function registerActionCommands(program: Command): void {
     .action((id: string, flags: ActionFlags & { pool?: string }) =>
       runCommand(() =>
         withStores(flags, async (d) => {
-          const node = await findNode(d.fleet, id, flags.pool);
-          if (!node) throw new UserError(`node ${id} not found`);
-          if (node.lifecycle !== "READY" && node.lifecycle !== "LAUNCHING")
-            throw refuse(`node ${id} is ${node.lifecycle}; only a LAUNCHING or READY node can be drained`);
-          await confirm(
-            `drain node ${id} (${node.instanceType}, pool ${node.pool}${node.currentPartition ? `, working on ${node.currentPartition}` : ""}): its agent commits the current chunk and releases, the instance is terminated and the controller launches a replacement if work remains`,
-            flags,
-          );
-          // Marked first, terminated second: a controller pass in between then sees a drain, not an interruption.
-          const marked = await d.fleet.updateNode(node.pool, id, node.version, {
-            lifecycle: "DRAINING",
-            drainingAt: isoAt(d.clock),
-            reason: `drained by ${operator()}`,
-          });
-          if (!marked) throw refuse(`node ${id} changed while this command ran; look again with \`spotferry node show ${id}\``);
+          const plan = await planDrain(d.fleet, { instanceId: id, pool: flags.pool });
+          await confirm(plan.description, flags);
           const ec2 = ec2Client();
-          let terminated = true;
           try {
-            await new Ec2Provider({ ec2 }).terminate([id]);
-          } catch (err) {
-            // The node is DRAINING either way; the draining reconciler terminates it once it holds nothing.
-            terminated = false;
-            process.stderr.write(`warning: terminating ${id} failed (${(err as Error).message}); the controller will terminate it\n`);
+            const result = await applyDrain({ fleet: d.fleet, cloud: new Ec2Provider({ ec2 }), clock: d.clock }, plan, { by: operator() });
+            if (result.warning) process.stderr.write(`warning: ${result.warning}\n`);
+            if (flags.json)
+              printJson({
+                node: result.node,
+                pool: result.pool,
+                lifecycle: result.lifecycle,
+                terminateRequested: result.terminateRequested,
+              });
+            say(flags, `node ${id}: DRAINING${result.terminateRequested ? "; termination requested" : ""}`);
           } finally {
             ec2.destroy();
           }
-          if (flags.json) printJson({ node: id, pool: node.pool, lifecycle: "DRAINING", terminateRequested: terminated });
-          say(flags, `node ${id}: DRAINING${terminated ? "; termination requested" : ""}`);
         }),
       ),
     );
@@ -156,30 +91,12 @@ export function registerActionCommands(program: Command): void {
     .action((name: string, flags: ActionFlags & { min?: string; max?: string }) =>
       runCommand(() =>
         withStores(flags, async (d) => {
-          if (flags.min === undefined && flags.max === undefined)
-            throw new UserError("give --min, --max or both", { exitCode: ExitCode.usage });
-          const pool = await d.fleet.getPool(name);
-          if (!pool) throw new UserError(`pool ${name} not found`);
-          const capacity = {
-            ...pool.spec.capacity,
-            ...(flags.min !== undefined ? { min: Number(flags.min) } : {}),
-            ...(flags.max !== undefined ? { max: Number(flags.max) } : {}),
-          };
-          const parsed = poolSpec.safeParse({ ...pool.spec, capacity });
-          if (!parsed.success) {
-            const issue = parsed.error.issues[0];
-            throw new UserError(`scale ${name}: ${issue?.path.join(".")}: ${issue?.message}`, { exitCode: ExitCode.usage });
-          }
-          const live = (await d.fleet.listNodes(name)).filter((n) => n.lifecycle === "READY" || n.lifecycle === "LAUNCHING").length;
-          const before = pool.spec.capacity;
-          await confirm(
-            `scale pool ${name} from min ${before.min} / max ${before.max} to min ${capacity.min} / max ${capacity.max} (${live} live nodes${live > capacity.max ? `; ${live - capacity.max} idle ones will be drained` : ""})`,
-            flags,
-          );
-          const updated = await d.fleet.updatePool(name, pool.version, { spec: parsed.data });
-          if (!updated) throw refuse(`pool ${name} changed while this command ran; run it again`);
-          if (flags.json) printJson({ pool: name, capacity: updated.spec.capacity });
-          say(flags, `pool ${name}: min ${capacity.min}, max ${capacity.max}`);
+          const bound = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+          const plan = await planScale(d.fleet, { pool: name, min: bound(flags.min), max: bound(flags.max) });
+          await confirm(plan.description, flags);
+          const result = await applyScale(d.fleet, plan);
+          if (flags.json) printJson(result);
+          say(flags, `pool ${name}: min ${result.capacity.min}, max ${result.capacity.max}`);
         }),
       ),
     );

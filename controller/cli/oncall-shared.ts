@@ -11,9 +11,6 @@ import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 
 /** Plumbing shared by the on-call commands: stores on the state table, common flags, confirmation of actions. */
 
-/** Exit code of an action refused because it is unsafe or the subject is in the wrong state: nothing was changed. */
-export const REFUSED = 5;
-
 export interface CommonFlags {
   stateTable?: string;
   json?: boolean;
@@ -110,9 +107,6 @@ export async function confirm(what: string, flags: { yes?: boolean }): Promise<v
     rl.close();
   }
 }
-
-/** An action refused because it is unsafe or the subject is in the wrong state (exit 5, nothing changed). */
-export const refuse = (message: string) => new UserError(`refused: ${message}; nothing was changed`, { exitCode: REFUSED });
 
 export function parsePartition(text: string): number {
   const n = Number(text);
