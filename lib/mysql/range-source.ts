@@ -296,7 +296,11 @@ export class RangeReader {
   private destroyConnection(): void {
     this.detach();
     if (this.conn) {
+      // mysql2's destroy() only ends our half of the socket: a server still writing rows into a paused stream then
+      // keeps the query (and the table's metadata lock) until net_write_timeout. Destroying the socket ends it now.
+      const socket = (this.conn as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
       this.conn.destroy();
+      socket?.destroy();
       this.conn = null;
     }
     this.stream = null;
