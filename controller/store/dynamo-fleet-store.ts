@@ -136,7 +136,7 @@ export class DynamoFleetStore implements FleetStore {
     if (!item) throw new Error(`${what}: no such pool`);
   }
 
-  putNode(node: NodeRecord): Promise<boolean> {
+  async putNode(node: NodeRecord): Promise<boolean> {
     return conditionalPut(
       this.ctx,
       {

@@ -8,40 +8,77 @@ import type { SchemaDriftPolicy } from "../../config/incremental-spec.ts";
  *   - `currentRun`: the one run in flight. A new run can start only when it is empty, and it is emptied only by the
  *     commit that advances the watermark (conditional on the watermark still being the run's lower bound), so a run
  *     that failed stays current and is retried with the same bounds.
- * Every write is conditional; a failed condition is a ScheduleConflictError (someone else holds the lease, or the
- * schedule moved on). Time (lease expiry, timestamps) comes from the store's injected Clock.
+ * Every write is conditional. A failed condition is a ScheduleConflictError (someone else holds the lease, or the
+ * schedule moved on), except for the lease itself: acquireLease answers false and releaseLease does nothing. A
+ * transaction that merely conflicted with another one in flight is retried, never reported as a conflict.
+ * Infrastructure failures throw plain Errors. Time (lease expiry, timestamps) comes from the store's injected Clock.
+ *
+ * "Fenced on the lease" means `leaseOwner` is the caller: expiry matters only to acquireLease. An owner whose lease
+ * expired keeps writing until another owner acquires it, which is when its writes start failing; a scheduler that
+ * must not outlive its lease stops on the lease keeper's signal (lib/leases), not on a store error.
+ * Records are copies (mutating one never changes what is stored); undefined fields are not written, null is.
  */
 export interface ScheduleStore {
-  /** The schedule, created empty (no watermark, seq 0) if it does not exist. Idempotent. */
+  /**
+   * The schedule, created empty (no watermark, lastSeq 0, no lease, updatedAt = now) if it does not exist, else
+   * returned as it is (nothing changes, not even updatedAt). Idempotent.
+   */
   ensureSchedule(name: string): Promise<ScheduleRecord>;
+  /** The schedule, or null when it was never ensured. */
   getSchedule(name: string): Promise<ScheduleRecord | null>;
-  /** Every schedule (for `status`), by name; at most `limit` (default 100). */
+  /**
+   * Every schedule (for `status`), by name (UTF-8 byte order), read over as many pages as it takes; at most `limit`
+   * (a positive integer, default 100; 0 throws). Read from the index, which real DynamoDB updates eventually.
+   */
   listSchedules(options?: { limit?: number }): Promise<ScheduleRecord[]>;
   /**
-   * Takes or extends the schedule's lease for `owner` until now + ttlMs. Conditional on the lease being free,
-   * expired, or already `owner`'s. Returns false (writes nothing) when another owner holds it.
+   * Takes or extends the schedule's lease for `owner` until now + ttlMs (a renewal may shorten it). Conditional on
+   * the lease being free, expired (leaseUntil < now: at exactly leaseUntil it is still held), or already `owner`'s.
+   * Returns false (writes nothing) when another owner holds it, and also when the schedule does not exist (ensure
+   * it first). Does not change updatedAt.
    */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Gives the lease up if `owner` holds it (no-op otherwise). */
+  /**
+   * Gives the lease up (owner and until cleared) if `owner` holds it, expired or not; a no-op otherwise, also for an
+   * unknown schedule. The run in flight stays current.
+   */
   releaseLease(name: string, owner: string): Promise<void>;
   /**
    * Starts run `run.seq` (= lastSeq + 1) with its bounds: the RUN item and the schedule's currentRun/lastSeq in one
    * transaction, conditional on owning the lease, no run being current, lastSeq being seq - 1 and the watermark being
-   * run.lo (absent for run 1). ScheduleConflictError otherwise.
+   * run.lo. Run 1 needs no watermark at all and its lo is not compared (it is null or incremental.startAfter).
+   * ScheduleConflictError otherwise, with nothing written. Returns the run: RUNNING, attempt 1, no rows yet,
+   * startedAt = updatedAt = now. The lease is not renewed.
    */
   startRun(name: string, owner: string, run: NewRun): Promise<RunRecord>;
-  /** Updates the current run's progress fields (attempt, exportId, state, error...). Fenced on the lease and on the run not being finished. */
+  /**
+   * Sets the given fields of run `seq` (undefined ones skipped, null clears) and its updatedAt; returns the run as
+   * stored afterwards. Fenced on the lease, on `seq` being the current run, and on the run being RUNNING or FAILED,
+   * so a committed run can never change; ScheduleConflictError otherwise. `state` moves between RUNNING and FAILED
+   * only: patching it to COMMITTED or EMPTY would leave a current run that commitRun refuses.
+   */
   updateRun(name: string, owner: string, seq: number, patch: RunPatch): Promise<RunRecord>;
   /**
-   * Commits the current run: RUN -> COMMITTED (or EMPTY) with its results, and on the schedule watermark = run.hi,
-   * lastSchema/columns = the run's, currentRun cleared — one transaction, conditional on the lease, on currentRun
-   * being seq and on the watermark still being run.lo (so a watermark can never skip or repeat a range).
+   * Commits the current run: RUN -> COMMITTED (or EMPTY) with its results, error cleared, finishedAt = now, and on the
+   * schedule watermark = run.hi, lastSchema/columns = the run's as stored (including updateRun's changes),
+   * currentRun cleared — one transaction, conditional on the lease, on currentRun being seq, on the run being RUNNING
+   * or FAILED and on the watermark still being run.lo (absent for run 1), so a watermark can never skip or repeat a
+   * range. ScheduleConflictError otherwise (also for an unknown run, or a second commit), with nothing written.
+   * lastSeq is unchanged and the lease is kept.
    */
   commitRun(name: string, owner: string, seq: number, result: RunResult): Promise<RunRecord>;
-  /** Records that a tick found nothing new (no run item is written for an idle table). Fenced on the lease. */
+  /**
+   * Records that a tick found nothing new (lastCheckedAt = now, lastNote; updatedAt unchanged; no run item is written
+   * for an idle table). Fenced on the lease: ScheduleConflictError when `owner` does not hold it or there is no such
+   * schedule.
+   */
   touch(name: string, owner: string, note: string): Promise<void>;
+  /** Run `seq` of the schedule, or null when it was never started. */
   getRun(name: string, seq: number): Promise<RunRecord | null>;
-  /** Runs newest first; at most `limit` (default 50), read over as many pages as that takes. */
+  /**
+   * Runs newest first (by seq); at most `limit` (a positive integer, default 50; 0 throws), read consistently over as
+   * many pages as that takes. Empty for a schedule with no runs or no such schedule.
+   */
   listRuns(name: string, options?: { limit?: number }): Promise<RunRecord[]>;
 }
 
