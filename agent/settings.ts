@@ -8,6 +8,7 @@ import type { agentSettings } from "../config/settings.ts";
 import { s3Client } from "../lib/aws/s3.ts";
 import { systemClock } from "../lib/clock.ts";
 import { dynamoClient } from "../lib/dynamo/client.ts";
+import { checkLayout } from "../lib/dynamo/layout.ts";
 import { ExitCode, UserError } from "../lib/errors.ts";
 import { DynamoJobStore } from "../lib/jobs/dynamo-job-store.ts";
 import { Agent } from "./agent.ts";
@@ -78,6 +79,11 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
       throw new UserError("no node id: pass --node-id (local mode) or run on an instance with IMDS", { exitCode: ExitCode.usage });
   }
   const client = dynamoClient();
+  // A table of a layout this agent does not know is refused before anything is claimed (one line, exit 3).
+  await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: false }).catch((err) => {
+    client.destroy();
+    throw err;
+  });
   const s3 = s3Client();
   const store = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
   const worker = new Agent({ store, s3, clock: systemClock, settings: { ...settings, nodeId }, imds });

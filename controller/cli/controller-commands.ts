@@ -10,6 +10,7 @@ import { s3Client } from "../../lib/aws/s3.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { checkLayout } from "../../lib/dynamo/layout.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { openExportSource } from "../../lib/mysql/range-source.ts";
@@ -83,6 +84,8 @@ export function registerControllerCommands(program: Command): void {
         const s3 = s3Client();
         const ec2 = ec2Client();
         const cloudwatch = cloudWatchClient();
+        // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
+        await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
         const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
         const finalize = async (exportId: string) => {
           const record = await jobs.getExport(exportId);

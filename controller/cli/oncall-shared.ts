@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import type { Clock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { checkLayout } from "../../lib/dynamo/layout.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { cliClock } from "../oncall/format.ts";
@@ -59,6 +60,7 @@ export async function withStores<T>(
   const client = dynamoClient();
   const clock = cliClock();
   try {
+    await checkLayout({ client, tableName, clock, migrate: false });
     return await body({
       jobs: new DynamoJobStore({ client, tableName, clock }),
       fleet: new DynamoFleetStore({ client, tableName, clock }),

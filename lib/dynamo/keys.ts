@@ -49,6 +49,9 @@ export const POOLS_KEY = "POOLS";
 /** The controller's leader lease: one item for the whole table. */
 export const LEADER_PK = "CONTROLLER#leader";
 
+/** The table's layout version (lib/dynamo/layout.ts): one item, read by every process that opens the table. */
+export const LAYOUT_PK = "SPOTFERRY#layout";
+
 // Schedule items (controller/store/dynamo-schedule-store.ts): META for the schedule, one item per run.
 export const schedulePk = (name: string) => `SCHED#${name}`;
 export const runSk = (seq: number) => `RUN#${pad(seq, 8)}`;

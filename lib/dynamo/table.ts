@@ -6,7 +6,9 @@ import {
   ResourceNotFoundException,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
+import { systemClock } from "../clock.ts";
 import { GSI1 } from "./keys.ts";
+import { checkLayout } from "./layout.ts";
 
 /**
  * Lifecycle of the state table: string pk/sk and one sparse GSI (gsi1pk/gsi1sk) that holds only queued partitions
@@ -45,18 +47,23 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
   } catch (cause) {
     throw new Error(`creating state table ${tableName}`, { cause });
   }
+  await checkLayout({ client, tableName, clock: systemClock, migrate: true });
 }
 
-/** Creates the state table unless it exists; returns whether it created it. */
+/**
+ * Creates the state table unless it exists, and brings an existing one to this release's layout (lib/dynamo/layout.ts:
+ * a newer one is refused); returns whether it created it.
+ */
 export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return false;
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw new Error(`reading state table ${tableName}`, { cause: err });
+    await createStateTable(client, tableName);
+    return true;
   }
-  await createStateTable(client, tableName);
-  return true;
+  await checkLayout({ client, tableName, clock: systemClock, migrate: true });
+  return false;
 }
 
 export async function deleteStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
