@@ -16,6 +16,7 @@ import { poolSpec } from "./pool-spec.ts";
  *   CONTROLLER#leader    / META                   the controller's leader lease (owner, term, expiresAt)
  *   SCHED#<name>         / META                   incremental schedule: watermark, lease, run in flight
  *   SCHED#<name>         / RUN#<seq:8>            one run of a schedule
+ *   SPOTFERRY#layout     / META                   the table's layout version (lib/dynamo/layout.ts)
  * Sparse GSI1 (gsi1pk / gsi1sk); queue entries are present only while an item is in that queue:
  *   Q#<pool>#R           / <notBefore>#<id>#<n:6>        resume queue: PENDING partitions handed back mid-way (claimed first)
  *   Q#<pool>#<shard>     / <notBefore>#<id>#<n:6>        PENDING partition, claimable once notBefore has passed
@@ -54,6 +55,7 @@ export const eventKind = z.enum([
   "split",
   "failed",
   "reaped",
+  "revoked",
   "completed",
   "quarantined",
   "retried",
@@ -141,6 +143,10 @@ export const eventRecord = z.object({
   node: z.string().nullable(),
   epoch: z.number().int(),
   detail: z.string().optional(),
+  /** "revoked": the node whose lease was taken back; `node` is then the one who took it (the controller). */
+  formerOwner: z.string().optional(),
+  /** "revoked": the former owner was interrupted or had died, rather than overrunning a drain. */
+  interrupted: z.boolean().optional(),
 });
 export type EventKind = z.infer<typeof eventKind>;
 export type PartitionState = z.infer<typeof partitionState>;

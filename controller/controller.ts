@@ -78,6 +78,7 @@ export class Controller {
     this.reconcilers = deps.reconcilers ?? defaultReconcilers();
     this.ctx = {
       ...deps,
+      owner: deps.owner,
       log: this.log,
       wake: (name) => this.due.set(name, Number.NEGATIVE_INFINITY),
     };

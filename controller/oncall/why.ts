@@ -94,7 +94,22 @@ function ownersNotLive(w: StatusWorld, parts: PartitionRecord[]): Map<string, { 
   return out;
 }
 
-const endings = new Set(["released", "interrupted", "reaped", "failed", "quarantined", "completed"]);
+const endings = new Set(["released", "interrupted", "reaped", "revoked", "failed", "quarantined", "completed"]);
+/** Ways a holder lost a partition it did not hand back itself (or handed back on a spot notice). */
+const losses = new Set(["interrupted", "reaped", "revoked"]);
+
+/** How the last involuntary hand-over went; a revoke is the controller's act, so it names the former owner. */
+function lastOwnerLine(e: EventRecord): string {
+  if (e.kind === "reaped") return `last owner ${e.node ?? "unknown"} lost its lease (reaped) at ${e.at}`;
+  if (e.kind === "revoked") {
+    const how = e.interrupted ? "was interrupted; its lease was" : "had its lease";
+    return `last owner ${e.formerOwner ?? "unknown"} ${how} revoked by ${e.node ?? "the controller"} at ${e.at}`;
+  }
+  return `last owner ${e.node ?? "unknown"} was interrupted at ${e.at}`;
+}
+
+const endedBy = (e: EventRecord) =>
+  e.kind === "revoked" ? `revoked by ${e.node ?? "?"} from ${e.formerOwner ?? "?"}` : `${e.kind} by ${e.node ?? "?"}`;
 
 /** Who held the partition and how each holding ended, from the ledger (oldest first). */
 export function ledgerStory(events: EventRecord[]): string[] {
@@ -121,11 +136,9 @@ export function whyPartition(w: StatusWorld, p: PartitionRecord, events: EventRe
   const subject = `partition ${p.partition} of export ${p.exportId}`;
   const exp = w.records.get(p.exportId);
   const lastEnd = [...events].reverse().find((e) => endings.has(e.kind) && e.kind !== "completed");
-  const lastInterruption = [...events].reverse().find((e) => e.kind === "interrupted" || e.kind === "reaped");
+  const lastInterruption = [...events].reverse().find((e) => losses.has(e.kind));
   const history = ledgerStory(events);
-  const owner = lastInterruption
-    ? `last owner ${lastInterruption.node ?? "unknown"} ${lastInterruption.kind === "reaped" ? "lost its lease (reaped)" : "was interrupted"} at ${lastInterruption.at}`
-    : null;
+  const owner = lastInterruption ? lastOwnerLine(lastInterruption) : null;
   const done = `${num(p.rows)} rows in ${p.chunks} chunks`;
 
   if (p.state === "DONE") return { subject, stuck: false, verdict: `done ${ago(p.updatedAt, now)}: ${done}`, details: history };
@@ -174,7 +187,7 @@ export function whyPartition(w: StatusWorld, p: PartitionRecord, events: EventRe
         details: [...history, ...(owner ? [owner] : []), `${done} committed; the next owner resumes after the cursor`],
       };
     }
-    const last = lastEnd ? `; last holding ended: ${lastEnd.kind} by ${lastEnd.node ?? "?"} ${ago(lastEnd.at, now)}` : "";
+    const last = lastEnd ? `; last holding ended: ${endedBy(lastEnd)} ${ago(lastEnd.at, now)}` : "";
     return {
       subject,
       stuck: false,

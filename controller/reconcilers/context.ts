@@ -14,6 +14,8 @@ import type { FleetStore } from "../store/fleet-store.ts";
  * best-effort rate sample in the metrics reconciler.
  */
 export interface ReconcileContext {
+  /** This controller replica's identity (its leader-lease owner): the actor the ledger names for what it does to jobs. */
+  owner: string;
   clock: Clock;
   cloud: CloudProvider;
   fleet: FleetStore;

@@ -1,8 +1,6 @@
 import type { NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { describeError } from "../../lib/errors.ts";
-import { toLease } from "../../lib/jobs/items.ts";
-import { LeaseLostError, RangeChangedError } from "../../lib/jobs/job-store.ts";
 import type { LaunchedInstance } from "../cloud/cloud-provider.ts";
 import type { NodeChange } from "../store/fleet-store.ts";
 import type { ReconcileContext } from "./context.ts";
@@ -52,10 +50,11 @@ export function terminatedChange(ctx: ReconcileContext, reason: string): NodeCha
 }
 
 /**
- * Gives back the partitions a node still holds, fenced on the (owner, epoch) the controller read: PENDING at once with
- * their cursors, so another node resumes them without waiting for lease expiry. If the node's agent is in fact alive,
- * its next write fails with LeaseLostError and it stops: it can never commit into a partition it lost. A lease that
- * moved meanwhile (the agent released it, or the reaper did) is already fine and is skipped. Returns how many were released.
+ * Takes back the partitions a node still holds, fenced on the (owner, epoch) the controller read: PENDING at once with
+ * their cursors, so another node resumes them without waiting for lease expiry, and recorded in the ledger as this
+ * controller's act ("revoked"), not as a release by the node. If the node's agent is in fact alive, its next write
+ * fails with LeaseLostError and it stops: it can never commit into a partition it lost. A lease that moved meanwhile
+ * (the agent released it, or the reaper did) is already fine and is skipped. Returns how many were taken back.
  */
 export async function releaseLeasesOf(
   ctx: ReconcileContext,
@@ -68,11 +67,10 @@ export async function releaseLeasesOf(
   for (const p of partitions) {
     if (p.state !== "LEASED" || p.owner !== nodeId) continue;
     try {
-      await ctx.jobs.release(toLease(p), { interrupted, detail });
-      released++;
+      const fence = { exportId: p.exportId, partition: p.partition, owner: nodeId, epoch: p.epoch };
+      if (await ctx.jobs.revoke(fence, { detail, by: ctx.owner, interrupted })) released++;
     } catch (err) {
-      if (err instanceof LeaseLostError || err instanceof RangeChangedError) continue;
-      ctx.log(`releasing partition ${p.partition} of ${p.exportId} held by ${nodeId}: ${describeError(err)}`);
+      ctx.log(`taking back partition ${p.partition} of ${p.exportId} from ${nodeId}: ${describeError(err)}`);
     }
   }
   return released;

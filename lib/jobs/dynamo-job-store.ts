@@ -4,7 +4,7 @@ import type { Clock } from "../clock.ts";
 import { dynamoContext, emptyStats, type StoreContext, type StoreStats } from "../dynamo/access.ts";
 import { createExport, setExportState } from "./dynamo-create.ts";
 import * as leases from "./dynamo-leases.ts";
-import { cancelExport, retryPartition } from "./dynamo-operator.ts";
+import { cancelExport, retryPartition, revoke } from "./dynamo-operator.ts";
 import { checkpoint, split } from "./dynamo-progress.ts";
 import * as reads from "./dynamo-reads.ts";
 import type {
@@ -13,12 +13,15 @@ import type {
   FailureInput,
   JobStore,
   Lease,
+  LeaseFence,
   NewChunk,
   NewExport,
   PageOptions,
   ReleaseOptions,
+  RevokeReason,
   SplitFence,
 } from "./job-store.ts";
+import { DEFAULT_QUEUE_SHARDS } from "./semantics.ts";
 
 export interface DynamoJobStoreDeps {
   client: DynamoDBClient;
@@ -31,12 +34,12 @@ export interface DynamoJobStoreDeps {
   queueShards?: number;
 }
 
-export const DEFAULT_QUEUE_SHARDS = 8;
+export { DEFAULT_QUEUE_SHARDS };
 
 /**
  * JobStore over one DynamoDB table (layout in config/records.ts). Operations live in dynamo-create.ts (plans),
- * dynamo-leases.ts (claim, heartbeat, release, complete, fail, reap), dynamo-progress.ts (checkpoint, split) and
- * dynamo-reads.ts (read models); this class only wires them to one context.
+ * dynamo-leases.ts (claim, heartbeat, release, complete, fail, reap), dynamo-progress.ts (checkpoint, split),
+ * dynamo-operator.ts (cancel, retry, revoke) and dynamo-reads.ts (read models); this class only wires them to one context.
  */
 export class DynamoJobStore implements JobStore {
   private readonly ctx: StoreContext;
@@ -70,6 +73,9 @@ export class DynamoJobStore implements JobStore {
   }
   release(lease: Lease, options?: ReleaseOptions) {
     return leases.release(this.ctx, lease, options);
+  }
+  revoke(fence: LeaseFence, reason: RevokeReason) {
+    return revoke(this.ctx, fence, reason);
   }
   complete(lease: Lease) {
     return leases.complete(this.ctx, lease);

@@ -13,10 +13,10 @@ import {
   type ReapedLease,
   type ReleaseOptions,
 } from "./job-store.ts";
+import { backoffFor, details, errorText } from "./semantics.ts";
 
 /** Claim candidates read per queue shard; claimers pick among them at random to avoid colliding. */
 const CANDIDATES = 16;
-const MAX_BACKOFF_MS = 3_600_000;
 
 export const FENCE = "#st = :leased AND #ow = :owner AND #ep = :epoch";
 export const fenceNames = { "#st": "state", "#ow": "owner", "#ep": "epoch" };
@@ -54,6 +54,8 @@ export function ledger(
     node: string | null;
     epoch: number;
     detail?: string;
+    formerOwner?: string;
+    interrupted?: boolean;
     at?: string;
     seq?: number;
   },
@@ -254,7 +256,7 @@ export async function complete(ctx: StoreContext, lease: Lease): Promise<Partiti
       values: { ":done": "DONE", ":now": now },
       checkHi: true,
     },
-    { kind: "completed", detail: `${lease.rows} rows in ${lease.chunks} chunks` },
+    { kind: "completed", detail: details.completed(lease) },
     `completing partition ${lease.partition} of export ${lease.exportId}`,
   );
   const item = await readPartitionItem(ctx, lease.exportId, lease.partition);
@@ -264,7 +266,7 @@ export async function complete(ctx: StoreContext, lease: Lease): Promise<Partiti
 
 export async function fail(ctx: StoreContext, lease: Lease, failure: FailureInput): Promise<PartitionRecord> {
   const attempts = lease.attempts + 1;
-  const error = failure.error.slice(0, 2000);
+  const error = errorText(failure);
   const what = `recording failure ${attempts} of partition ${lease.partition} of export ${lease.exportId}`;
   if (attempts >= failure.maxAttempts) {
     await fencedTransition(
@@ -274,17 +276,17 @@ export async function fail(ctx: StoreContext, lease: Lease, failure: FailureInpu
         expr: "SET #st = :q, attempts = :a, lastError = :err, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk",
         values: { ":q": "QUARANTINED", ":a": attempts, ":err": error, ":now": iso(ctx.clock.now()) },
       },
-      { kind: "quarantined", detail: `attempt ${attempts} of ${failure.maxAttempts}: ${error}` },
+      { kind: "quarantined", detail: details.quarantined(attempts, failure, error) },
       what,
     );
   } else {
-    const backoff = Math.min(MAX_BACKOFF_MS, failure.backoffMs * 2 ** (attempts - 1));
+    const backoff = backoffFor(failure, attempts);
     const rq = requeueUpdate(ctx, lease, iso(ctx.clock.now() + backoff));
     await fencedTransition(
       ctx,
       lease,
       { expr: `SET ${rq.set}, attempts = :a, lastError = :err ${rq.remove}`, values: { ...rq.values, ":a": attempts, ":err": error } },
-      { kind: "failed", detail: `attempt ${attempts} of ${failure.maxAttempts}, retry after ${backoff / 1000}s: ${error}` },
+      { kind: "failed", detail: details.failed(attempts, failure, backoff, error) },
       what,
     );
   }
@@ -323,7 +325,7 @@ export async function reapExpired(ctx: StoreContext, options: { skewMarginMs: nu
             kind: "reaped",
             node: p.owner,
             epoch: p.epoch,
-            detail: `lease expired at ${p.leaseExpiresAt}`,
+            detail: details.reaped(p.leaseExpiresAt),
           }),
         ],
         `reaping partition ${p.partition} of export ${p.exportId}`,

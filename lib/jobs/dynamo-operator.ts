@@ -2,12 +2,13 @@ import type { ExportRecord, PartitionRecord } from "../../config/records.ts";
 import { conditionalUpdate, mapLimit, type StoreContext, transact } from "../dynamo/access.ts";
 import { exportPk, iso, META, partitionSk } from "../dynamo/keys.ts";
 import { setExportState } from "./dynamo-create.ts";
-import { ledger, requeueUpdate } from "./dynamo-leases.ts";
+import { FENCE, fenceNames, fenceValues, ledger, requeueUpdate } from "./dynamo-leases.ts";
 import { getExportItem, listPartitions, readPartitionItem } from "./dynamo-reads.ts";
 import { toExport, toPartition } from "./items.ts";
-import { ExportStateError, NotFoundError, PartitionStateError } from "./job-store.ts";
+import { ExportStateError, type LeaseFence, NotFoundError, PartitionStateError, type RevokeReason } from "./job-store.ts";
+import { details } from "./semantics.ts";
 
-/** Operator actions on jobs (the `spotferry cancel` and `retry` commands); contracts in job-store.ts. */
+/** Operator actions on jobs (the `spotferry cancel` and `retry` commands, the controller's revoke); contracts in job-store.ts. */
 
 const DEQUEUE_CONCURRENCY = 16;
 
@@ -92,7 +93,7 @@ export async function retryPartition(
         node: options.by ?? null,
         epoch: p.epoch,
         seq: 1,
-        detail: `operator retry after ${p.attempts} attempts${p.lastError ? `; last error: ${p.lastError.slice(0, 200)}` : ""}`,
+        detail: details.retried(p),
       }),
     ],
     what,
@@ -110,4 +111,45 @@ export async function retryPartition(
   const after = await readPartitionItem(ctx, exportId, n);
   if (!after) throw new NotFoundError(exportId, n);
   return toPartition(after);
+}
+
+/**
+ * The controller's revoke. The partition is read first because its pool names the resume queue; the write is still
+ * conditional on the fence, so a holder that released (or a reaper that ran) between the read and the write wins.
+ */
+export async function revoke(ctx: StoreContext, fence: LeaseFence, reason: RevokeReason): Promise<boolean> {
+  const { exportId, partition: n } = fence;
+  const item = await readPartitionItem(ctx, exportId, n);
+  if (!item) throw new NotFoundError(exportId, n);
+  const p = toPartition(item);
+  if (p.state !== "LEASED" || p.owner !== fence.owner || p.epoch !== fence.epoch) return false;
+  const rq = requeueUpdate(ctx, p, iso(ctx.clock.now()), { resumeFirst: true });
+  const outcome = await transact(
+    ctx,
+    [
+      {
+        Update: {
+          TableName: ctx.table,
+          Key: { pk: exportPk(exportId), sk: partitionSk(n) },
+          ConditionExpression: FENCE,
+          UpdateExpression: `SET ${rq.set} ${rq.remove}`,
+          ExpressionAttributeNames: fenceNames,
+          ExpressionAttributeValues: { ...fenceValues(fence), ...rq.values },
+        },
+      },
+      ledger(ctx, {
+        exportId,
+        partition: n,
+        kind: "revoked",
+        node: reason.by,
+        epoch: fence.epoch,
+        detail: details.revoked(fence.owner, reason.detail),
+        formerOwner: fence.owner,
+        interrupted: reason.interrupted,
+      }),
+    ],
+    `revoking the lease of ${fence.owner} on partition ${n} of export ${exportId}`,
+  );
+  // The only condition is the fence, and a fence once broken never holds again (claims raise the epoch).
+  return outcome.ok;
 }

@@ -14,6 +14,7 @@ import {
   type SplitFence,
   type SplitResult,
 } from "./job-store.ts";
+import { details, splitEstimate } from "./semantics.ts";
 
 const MAX_SPLIT_RETRIES = 10;
 
@@ -82,7 +83,7 @@ export async function checkpoint(ctx: StoreContext, lease: Lease, chunk: NewChun
         kind: "checkpointed",
         node: lease.owner,
         epoch: lease.epoch,
-        detail: `chunk ${chunk.seq}: ${chunk.rows} rows, ${chunk.bytes} bytes`,
+        detail: details.checkpointed(chunk),
         at: now,
         seq: chunk.seq,
       }),
@@ -135,14 +136,14 @@ export async function split(
     const count = meta.partitionCount as number;
     if (count > MAX_PARTITION) throw new Error(`${what}: the export already has ${count} partitions`);
     const now = iso(ctx.clock.now());
-    const newRows = Math.min(p.estimatedRows, options.estimatedRows ?? Math.floor(p.estimatedRows / 2));
+    const estimate = splitEstimate(p, options.estimatedRows);
     const created = newPartitionItem({
       exportId,
       partition: count,
       pool: p.pool,
       lo: at,
       hi: fence.hi,
-      estimatedRows: newRows,
+      estimatedRows: estimate.created,
       now,
       shards: ctx.shards,
       planHash: meta.planHash as string,
@@ -173,7 +174,7 @@ export async function split(
               ":cursor": cursor,
               ":hi": hi,
               ":at": encodeKey(at),
-              ":kept": p.estimatedRows - newRows,
+              ":kept": estimate.kept,
               ":now": now,
             },
           },
@@ -185,7 +186,7 @@ export async function split(
           kind: "split",
           node: fence.owner,
           epoch: fence.epoch,
-          detail: `kept up to ${JSON.stringify(at)}; remainder is partition ${count}`,
+          detail: details.splitKept(at, count),
           at: now,
           seq: p.chunks,
         }),
@@ -195,14 +196,14 @@ export async function split(
           kind: "split",
           node: null,
           epoch: 0,
-          detail: `split from partition ${partition}`,
+          detail: details.splitCreated(partition),
           at: now,
         }),
       ],
       what,
     );
     if (outcome.ok) {
-      return { kept: { ...p, hi: at, estimatedRows: p.estimatedRows - newRows, updatedAt: now }, created: toPartition(created) };
+      return { kept: { ...p, hi: at, estimatedRows: estimate.kept, updatedAt: now }, created: toPartition(created) };
     }
     // Only the header's count moving (another split) is worth retrying; anything else is answered by the re-read.
   }

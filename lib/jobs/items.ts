@@ -149,5 +149,7 @@ export function toEvent(item: Item): EventRecord {
     node: str(item.node),
     epoch: num(item.epoch),
     ...(typeof item.detail === "string" ? { detail: item.detail } : {}),
+    ...(typeof item.formerOwner === "string" ? { formerOwner: item.formerOwner } : {}),
+    ...(typeof item.interrupted === "boolean" ? { interrupted: item.interrupted } : {}),
   };
 }

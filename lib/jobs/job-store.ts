@@ -61,6 +61,18 @@ export interface JobStore {
    */
   release(lease: Lease, options?: ReleaseOptions): Promise<void>;
 
+  /**
+   * The controller takes a lease back from its holder (a node found interrupted or dead, or overrunning its drain):
+   * exactly what a release by the holder would do (PENDING at once, cursor kept, owner cleared, on the resume queue,
+   * epoch unchanged: the next claim increments it), but the ledger records the taker's act: event "revoked" whose
+   * node is `reason.by`, with `formerOwner` = fence.owner, `interrupted` as given, and a detail naming the former
+   * owner and `reason.detail`. Conditional on the partition still being LEASED to (fence.owner, fence.epoch): when it
+   * is not (the holder released, or the reaper or another revoke came first) nothing is written and it returns
+   * false, so a retry of an applied revoke is false too. NotFoundError when the partition does not exist. The former
+   * holder's next fenced write fails with LeaseLostError, so a half-alive agent can never commit afterwards.
+   */
+  revoke(fence: LeaseFence, reason: RevokeReason): Promise<boolean>;
+
   /** Marks the partition DONE (no longer queued), event "completed". Fenced; RangeChangedError if it was split. */
   complete(lease: Lease): Promise<PartitionRecord>;
 
@@ -97,8 +109,8 @@ export interface JobStore {
    * FINALIZING; NotFoundError), then every PENDING partition is taken off the claim queue (still PENDING, cursor
    * kept) so agents stop claiming it. LEASED partitions stay with their holders, which re-read the export state at
    * each chunk boundary and release with `park` (off the queue). Idempotent: calling it on a CANCELLED export
-   * finishes a cancel that crashed half way. A partition released or reaped by someone who had not yet seen the cancel
-   * is queued again; the next claimer sees CANCELLED and parks it, so the queue drains by itself.
+   * finishes a cancel that crashed half way. A partition released, revoked or reaped by someone who had not yet seen
+   * the cancel is queued again; the next claimer sees CANCELLED and parks it, so the queue drains by itself.
    */
   cancelExport(exportId: string, options?: { reason?: string }): Promise<{ export: ExportRecord; dequeued: number }>;
 
@@ -156,6 +168,23 @@ export interface ReleaseOptions {
    * partition again. Without it a cancelled export's partitions would bounce between claimers forever.
    */
   park?: boolean;
+}
+
+/** Who holds a partition, as read; a Lease is one. */
+export interface LeaseFence {
+  exportId: string;
+  partition: number;
+  owner: string;
+  epoch: number;
+}
+
+export interface RevokeReason {
+  /** Why, for the ledger ("node i-0a1: spot interruption"). */
+  detail: string;
+  /** Who takes the lease back: the controller replica's owner id. */
+  by: string;
+  /** The holder was interrupted or died, rather than (say) overrunning its drain; recorded on the event. */
+  interrupted?: boolean;
 }
 
 export interface ExportStateChange {

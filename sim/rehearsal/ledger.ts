@@ -20,8 +20,13 @@ export interface Move {
   partition: number;
   from: string | null;
   to: string | null;
-  /** Ledger kind of the hand-over: interrupted (spot notice, or the controller for a dead node), released (drain), reaped. */
+  /**
+   * The hand-over: interrupted (spot notice), released (drain), reaped; a controller's revoke counts as interrupted
+   * (the node was interrupted or died) or released (it overran its drain), so the report's categories hold.
+   */
   how: EventRecord["kind"];
+  /** The controller that revoked the lease, when it was taken back rather than let go. */
+  revokedBy: string | null;
   releasedAt: number;
   claimedAt: number | null;
   /** The fault on the releasing node that caused it, if any. */
@@ -44,7 +49,13 @@ export interface LedgerFigures {
   moves: Move[];
 }
 
-const HANDOVER = new Set<EventRecord["kind"]>(["interrupted", "released", "reaped"]);
+const HANDOVER = new Set<EventRecord["kind"]>(["interrupted", "released", "reaped", "revoked"]);
+
+/** Who let go and how: a revoke is recorded as the controller's act, with the node that held the lease beside it. */
+function handover(e: EventRecord): { from: string | null; how: EventRecord["kind"]; revokedBy: string | null } {
+  if (e.kind !== "revoked") return { from: e.node, how: e.kind, revokedBy: null };
+  return { from: e.formerOwner ?? null, how: e.interrupted ? "interrupted" : "released", revokedBy: e.node };
+}
 
 async function allEvents(jobs: JobStore, exportId: string, partition: number): Promise<EventRecord[]> {
   const out: EventRecord[] = [];
@@ -82,7 +93,9 @@ export async function ledgerFigures(
   const figures: LedgerFigures = { partitions: partitions.length, splits: 0, claims: 0, checkpoints: 0, failures: 0, moves: [] };
   for (const p of partitions) {
     if (p.splitFrom !== null) figures.splits++;
-    const events = (await allEvents(jobs, exportId, p.partition)).filter((e) => e.node === null || e.node !== options.ignoreOwner);
+    const ignored = (e: EventRecord) =>
+      options.ignoreOwner !== undefined && (e.node === options.ignoreOwner || e.formerOwner === options.ignoreOwner);
+    const events = (await allEvents(jobs, exportId, p.partition)).filter((e) => !ignored(e));
     let chunks = 0;
     for (const [i, e] of events.entries()) {
       if (e.kind === "claimed") figures.claims++;
@@ -93,19 +106,21 @@ export async function ledgerFigures(
       if (e.kind === "failed") figures.failures++;
       if (!HANDOVER.has(e.kind)) continue;
       const releasedAt = Date.parse(e.at);
+      const { from, how, revokedBy } = handover(e);
       const next = events.slice(i + 1).find((x) => x.kind === "claimed");
       // The fault behind it: the latest notice or kill of the releasing node before the release.
       const fault =
         faults
-          .filter((f) => f.instanceId === e.node && f.at <= releasedAt + 1000)
+          .filter((f) => f.instanceId === from && f.at <= releasedAt + 1000)
           .sort((a, b) => b.at - a.at)
           .at(0) ?? null;
       const claimedAt = next ? Date.parse(next.at) : null;
       figures.moves.push({
         partition: p.partition,
-        from: e.node,
+        from,
         to: next?.node ?? null,
-        how: e.kind,
+        how,
+        revokedBy,
         releasedAt,
         claimedAt,
         fault,

@@ -15,7 +15,11 @@ import {
   type NewExport,
   RangeChangedError,
 } from "../../lib/jobs/job-store.ts";
+import { type CrashedCreate, crashCases } from "./job-store-crash.contract.ts";
 import { operatorCases } from "./job-store-operator.contract.ts";
+import { revokeCases } from "./job-store-revoke.contract.ts";
+
+export type { CrashedCreate };
 
 /**
  * The JobStore contract: every implementation runs these cases. `setup` gives a harness that opens stores on one
@@ -24,6 +28,11 @@ import { operatorCases } from "./job-store-operator.contract.ts";
 export interface JobStoreHarness {
   open(clock: Clock): JobStore;
   close(): Promise<void>;
+  /**
+   * Optional capability of a backend whose state a test can write raw: leaves behind what a create that crashed half
+   * way leaves (CrashedCreate). A harness without it has the case that needs it reported as skipped, with the reason.
+   */
+  seedCrashedCreate?(crash: CrashedCreate): Promise<void>;
 }
 
 const LEASE = 30_000;
@@ -81,6 +90,8 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreHarn
     });
     after(async () => h?.close());
     operatorCases(() => ({ store, clock }));
+    revokeCases(() => ({ store, clock }));
+    crashCases(() => ({ store, clock, harness: h }));
 
     test("creating an export is idempotent and re-planning duplicates nothing", async () => {
       const p = plan(12);

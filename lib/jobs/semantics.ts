@@ -1,0 +1,39 @@
+import type { PartitionRecord, SourceKey } from "../../config/records.ts";
+import type { FailureInput, Lease, NewChunk } from "./job-store.ts";
+
+/**
+ * What every JobStore backend computes the same way, so the DynamoDB and the in-memory backends cannot drift apart
+ * where the contract only fixes a shape: ledger detail texts (on-call views and the rehearsal parse some of them),
+ * retry backoff, error truncation, how a split shares the estimate, the default queue sharding.
+ */
+
+/** Queue shards when a store is not told otherwise. */
+export const DEFAULT_QUEUE_SHARDS = 8;
+const MAX_BACKOFF_MS = 3_600_000;
+/** lastError is kept short enough for a DynamoDB item and a terminal line. */
+const MAX_ERROR_CHARS = 2000;
+
+export const errorText = (failure: FailureInput) => failure.error.slice(0, MAX_ERROR_CHARS);
+
+/** Delay before attempt `attempts` + 1 may be claimed: backoff * 2^(attempts-1), capped at an hour. */
+export const backoffFor = (failure: FailureInput, attempts: number) => Math.min(MAX_BACKOFF_MS, failure.backoffMs * 2 ** (attempts - 1));
+
+/** Estimated rows of a split's new partition (the caller's estimate, else half), and what the old one keeps. */
+export function splitEstimate(p: PartitionRecord, estimatedRows: number | undefined): { created: number; kept: number } {
+  const created = Math.min(p.estimatedRows, estimatedRows ?? Math.floor(p.estimatedRows / 2));
+  return { created, kept: p.estimatedRows - created };
+}
+
+export const details = {
+  checkpointed: (c: NewChunk) => `chunk ${c.seq}: ${c.rows} rows, ${c.bytes} bytes`,
+  completed: (lease: Lease) => `${lease.rows} rows in ${lease.chunks} chunks`,
+  quarantined: (attempts: number, f: FailureInput, error: string) => `attempt ${attempts} of ${f.maxAttempts}: ${error}`,
+  failed: (attempts: number, f: FailureInput, backoffMs: number, error: string) =>
+    `attempt ${attempts} of ${f.maxAttempts}, retry after ${backoffMs / 1000}s: ${error}`,
+  reaped: (leaseExpiresAt: string) => `lease expired at ${leaseExpiresAt}`,
+  splitKept: (at: SourceKey, created: number) => `kept up to ${JSON.stringify(at)}; remainder is partition ${created}`,
+  splitCreated: (from: number) => `split from partition ${from}`,
+  retried: (p: PartitionRecord) =>
+    `operator retry after ${p.attempts} attempts${p.lastError ? `; last error: ${p.lastError.slice(0, 200)}` : ""}`,
+  revoked: (formerOwner: string, detail: string) => `taken back from ${formerOwner}: ${detail}`,
+};
