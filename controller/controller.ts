@@ -10,6 +10,7 @@ import { createMetricsReconciler } from "./reconcilers/metrics.ts";
 import { provisioning } from "./reconcilers/provisioning.ts";
 import { rotation } from "./reconcilers/rotation.ts";
 import { scaleDown } from "./reconcilers/scale-down.ts";
+import { ClusterSnapshot } from "./reconcilers/snapshot.ts";
 import { splitting } from "./reconcilers/splitting.ts";
 import type { LeaderLease } from "./store/fleet-store.ts";
 
@@ -44,6 +45,11 @@ export interface ControllerDeps extends Omit<ReconcileContext, "wake" | "log"> {
   owner: string;
   reconcilers?: NamedReconciler[];
   log?: (line: string) => void;
+  /**
+   * One cluster snapshot per pass shared by the reconcilers (default true): each pool's work and instances are read
+   * once per pass unless a reconciler writes. Off, every reconciler reads for itself (the benchmark's baseline).
+   */
+  shareSnapshot?: boolean;
 }
 
 export interface StepResult {
@@ -135,12 +141,31 @@ export class Controller {
     return true;
   }
 
+  /** The context of one pass: the ports watched by a fresh snapshot, so a write drops what the pass has read. */
+  private passContext(): ReconcileContext {
+    if (this.deps.shareSnapshot === false) return this.ctx;
+    const snapshot = new ClusterSnapshot();
+    const { jobs, fleet, cloud, finalize } = this.ctx;
+    return {
+      ...this.ctx,
+      snapshot,
+      jobs: snapshot.watch(jobs),
+      fleet: snapshot.watch(fleet),
+      cloud: snapshot.watch(cloud),
+      finalize: (exportId) => {
+        snapshot.invalidate();
+        return finalize(exportId);
+      },
+    };
+  }
+
   /** Runs every due reconciler (and the ones they woke) once, if this replica leads. */
   async step(): Promise<StepResult> {
     const ran: string[] = [];
     if (!(await this.ensureLeader())) {
       return { leader: false, ran, nextAt: this.deps.clock.now() + Math.max(1_000, this.leaseMs / 3) };
     }
+    const ctx = this.passContext();
     // Woken reconcilers run in the same step, but each at most twice, so two that wake each other cannot spin.
     for (let round = 0; round < 2; round++) {
       for (const r of this.reconcilers) {
@@ -148,7 +173,7 @@ export class Controller {
         if (!(await this.ensureLeader())) return { leader: false, ran, nextAt: this.deps.clock.now() + this.leaseMs / 3 };
         this.due.set(r.name, this.deps.clock.now() + FAILURE_RETRY_MS);
         try {
-          const { nextRunInMs } = await r.run(this.ctx);
+          const { nextRunInMs } = await r.run(ctx);
           // A wake() during the run wins over the reconciler's own schedule.
           if ((this.due.get(r.name) ?? 0) !== Number.NEGATIVE_INFINITY) this.due.set(r.name, this.deps.clock.now() + nextRunInMs);
         } catch (err) {

@@ -7,6 +7,7 @@ import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { CloudInstance, CloudProvider, LaunchTemplateInput } from "../cloud/cloud-provider.ts";
 import type { SplitFinder } from "../planner/split-points.ts";
 import type { FleetStore } from "../store/fleet-store.ts";
+import type { ClusterSnapshot } from "./snapshot.ts";
 
 /**
  * What every reconciler gets. Reconcilers are stateless between runs (all state is in the table or the cloud), so a
@@ -31,6 +32,8 @@ export interface ReconcileContext {
   /** Asks the controller to run another reconciler as soon as this one returns (e.g. replace a node at once). */
   wake: (reconciler: string) => void;
   log: (line: string) => void;
+  /** The pass's shared view of the cluster (snapshot.ts); without it every reconciler reads for itself. */
+  snapshot?: ClusterSnapshot;
 }
 
 export interface ReconcileResult {
@@ -76,7 +79,11 @@ export interface PoolWork {
 }
 
 /** Reads every RUNNING export of `pool` and its PENDING and LEASED partitions (strongly consistent reads). */
-export async function poolWork(ctx: ReconcileContext, pool: string): Promise<PoolWork> {
+export function poolWork(ctx: ReconcileContext, pool: string): Promise<PoolWork> {
+  return ctx.snapshot ? ctx.snapshot.work(pool, () => readPoolWork(ctx, pool)) : readPoolWork(ctx, pool);
+}
+
+async function readPoolWork(ctx: ReconcileContext, pool: string): Promise<PoolWork> {
   const work: PoolWork = { pending: [], leased: [], byOwner: new Map(), activeExports: [] };
   const exports = await ctx.jobs.listExports({ state: "RUNNING" });
   for (const e of [...exports].reverse()) {
@@ -111,8 +118,19 @@ export interface PoolView {
 }
 
 export async function poolView(ctx: ReconcileContext, pool: PoolRecord): Promise<PoolView> {
-  const [nodes, instances] = await Promise.all([ctx.fleet.listNodes(pool.pool), ctx.cloud.describePoolInstances(pool.pool)]);
+  const describe = () => ctx.cloud.describePoolInstances(pool.pool);
+  const [nodes, instances] = await Promise.all([
+    poolNodes(ctx, pool.pool),
+    ctx.snapshot ? ctx.snapshot.instances(pool.pool, describe) : describe(),
+  ]);
+  // The pool record is the caller's own fresh read; nodes and instances are the pass's.
   return { pool, nodes, instances: new Map(instances.map((i) => [i.instanceId, i])) };
+}
+
+/** The pool's node records, as the pass read them (copied: callers filter and sort them). */
+export async function poolNodes(ctx: ReconcileContext, pool: string): Promise<NodeRecord[]> {
+  const list = () => ctx.fleet.listNodes(pool);
+  return [...(await (ctx.snapshot ? ctx.snapshot.nodes(pool, list) : list()))];
 }
 
 /** Runs `fn` for every pool; one pool's failure is logged and does not stop the others. */

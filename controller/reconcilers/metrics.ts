@@ -1,7 +1,7 @@
 import { type MetricDatum, PutMetricDataCommand, type StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { nodeLifecycle, partitionState } from "../../config/records.ts";
 import { estimateExportCost, nodeCost, nodesOfExport } from "../oncall/cost.ts";
-import type { Reconciler } from "./context.ts";
+import { poolNodes, type Reconciler } from "./context.ts";
 
 // Cost accounting lives in controller/oncall/cost.ts (shared with the CLI); re-exported for existing importers.
 export { nodeCost } from "../oncall/cost.ts";
@@ -31,7 +31,7 @@ export function createMetricsReconciler(intervalMs = 60_000): Reconciler {
 
     const nodesByPool = new Map<string, Awaited<ReturnType<typeof ctx.fleet.listNodes>>>();
     for (const pool of await ctx.fleet.listPools()) {
-      const nodes = await ctx.fleet.listNodes(pool.pool);
+      const nodes = await poolNodes(ctx, pool.pool);
       nodesByPool.set(pool.pool, nodes);
       const dims = { Pool: pool.pool };
       for (const lc of nodeLifecycle.options)

@@ -1,7 +1,7 @@
 import type { PoolSpec } from "../../config/pool-spec.ts";
 import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
-import { budgetOf, forEachPool, isLive, isoMs, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { budgetOf, forEachPool, isLive, isoMs, poolNodes, type ReconcileContext, type ReconcileResult } from "./context.ts";
 import { changeNode } from "./nodes.ts";
 
 /**
@@ -24,7 +24,7 @@ export async function rotation(ctx: ReconcileContext): Promise<ReconcileResult> 
   let marked = 0;
   await forEachPool(ctx, "rotation", async (pool) => {
     const now = ctx.clock.now();
-    const nodes = await ctx.fleet.listNodes(pool.pool);
+    const nodes = await poolNodes(ctx, pool.pool);
     const retiring = nodes.filter((n) => isLive(n) && n.retiringAt !== null);
     const draining = nodes.filter((n) => n.lifecycle === "DRAINING");
     let inFlight = retiring.length + draining.length;

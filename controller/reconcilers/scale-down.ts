@@ -1,5 +1,5 @@
 import { isoAt } from "../../lib/clock.ts";
-import { forEachPool, isoMs, isServing, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { forEachPool, isoMs, isServing, poolNodes, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 import { changeNode } from "./nodes.ts";
 
 /**
@@ -9,7 +9,7 @@ import { changeNode } from "./nodes.ts";
  */
 export async function scaleDown(ctx: ReconcileContext): Promise<ReconcileResult> {
   await forEachPool(ctx, "scale-down", async (pool) => {
-    const nodes = await ctx.fleet.listNodes(pool.pool);
+    const nodes = await poolNodes(ctx, pool.pool);
     const serving = nodes.filter(isServing);
     let excess = serving.length - pool.desiredSize;
     if (excess <= 0) return;

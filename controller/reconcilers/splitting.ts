@@ -1,7 +1,7 @@
 import type { ExportRecord, PartitionRecord, SourceKey } from "../../config/records.ts";
 import { describeError } from "../../lib/errors.ts";
 import { LeaseLostError, RangeChangedError, type SplitResult } from "../../lib/jobs/job-store.ts";
-import { forEachPool, isServing, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { forEachPool, isServing, poolNodes, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 
 /**
  * Splitting: when a pool has idle capacity (READY nodes with free slots) and nothing PENDING to give it, the largest
@@ -27,7 +27,7 @@ export async function splitting(ctx: ReconcileContext): Promise<ReconcileResult>
     const work = await poolWork(ctx, pool.pool);
     if (work.pending.length > 0 || work.leased.length === 0) return;
     const perNode = pool.spec.capacity.partitionsPerNode;
-    const nodes = await ctx.fleet.listNodes(pool.pool);
+    const nodes = await poolNodes(ctx, pool.pool);
     let slots = 0;
     for (const n of nodes) {
       if (n.lifecycle === "READY" && isServing(n)) slots += Math.max(0, perNode - (work.byOwner.get(n.instanceId)?.length ?? 0));

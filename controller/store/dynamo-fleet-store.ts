@@ -2,7 +2,15 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { PoolSpec } from "../../config/pool-spec.ts";
 import { type NodeRecord, nodeRecord, type PoolRecord, poolRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import { conditionalPut, conditionalUpdate, type DynamoContext, dynamoContext, getItem, queryAll } from "../../lib/dynamo/access.ts";
+import {
+  conditionalPut,
+  conditionalUpdate,
+  type DynamoContext,
+  dynamoContext,
+  getItem,
+  queryAll,
+  type StoreStats,
+} from "../../lib/dynamo/access.ts";
 import { GSI1, type Item, iso, LEADER_PK, META, nodeSk, POOLS_KEY, poolPk } from "../../lib/dynamo/keys.ts";
 import type { FleetStore, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
 
@@ -42,6 +50,11 @@ export class DynamoFleetStore implements FleetStore {
 
   constructor(deps: DynamoFleetStoreDeps) {
     this.ctx = dynamoContext(deps);
+  }
+
+  /** Request counters since construction (reads, conditional writes), for benchmarks. */
+  get stats(): Readonly<StoreStats> {
+    return { ...this.ctx.stats };
   }
 
   private now(): string {
