@@ -181,7 +181,9 @@ export function createFleet(w: World, input: CreateFleetRequest): CreateFleetRes
   const errors: CreateFleetError[] = [];
   const cands = candidates(w, input, errors);
   const requestTags = tagRecord(tagsFor(input.TagSpecifications, "instance"));
-  const groups = new Map<Candidate, { market: Market; ids: string[] }>();
+  // One group per (override, market), as EC2 answers: a fleet that fills both markets from one override lists it twice.
+  const groups = new Map<string, { c: Candidate; market: Market; ids: string[] }>();
+  const keyOf = (c: Candidate, market: Market) => `${cands.indexOf(c)}|${market}`;
 
   const fill = (market: Market, wanted: number, strategy: string | undefined) => {
     let needed = wanted;
@@ -215,20 +217,20 @@ export function createFleet(w: World, input: CreateFleetRequest): CreateFleetRes
         "aws:ec2launchtemplate:id": c.ltId,
         "aws:ec2launchtemplate:version": String(c.ltVersion),
       };
-      const group = groups.get(c) ?? { market, ids: [] };
+      const group = groups.get(keyOf(c, market)) ?? { c, market, ids: [] };
       for (let k = 0; k < n; k++) group.ids.push(launchOne(w, c, market, reservationId, tags).id);
-      groups.set(c, group);
+      groups.set(keyOf(c, market), group);
       needed -= n;
     }
   };
   fill("on-demand", onDemand, input.OnDemandOptions?.AllocationStrategy);
   fill("spot", spot, input.SpotOptions?.AllocationStrategy);
 
-  const instances: CreateFleetInstance[] = [...groups].map(([c, g]) => ({
-    LaunchTemplateAndOverrides: overridesResponse(c),
+  const instances: CreateFleetInstance[] = [...groups.values()].map((g) => ({
+    LaunchTemplateAndOverrides: overridesResponse(g.c),
     Lifecycle: g.market,
     InstanceIds: g.ids,
-    InstanceType: c.type as _InstanceType,
+    InstanceType: g.c.type as _InstanceType,
   }));
   w.events.add("fleet-created", {
     fleetId,

@@ -66,6 +66,11 @@ async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promis
   const change: PoolChange = {};
   if (desired !== pool.desiredSize) change.desiredSize = desired;
   if (Object.keys(memory).length !== Object.keys(pool.capacityErrors).length) change.capacityErrors = memory;
+  // Once every remembered spot shortage has expired, spot gets another chance: an on-demand fallback is not for ever.
+  const isSpot = (k: string) => k.startsWith("spot|");
+  if (pool.spotShortSince && Object.keys(pool.capacityErrors).some(isSpot) && !Object.keys(memory).some(isSpot)) {
+    change.spotShortSince = null;
+  }
   if (Object.keys(change).length) await save(change);
 
   const serving = nodes.filter(isServing);

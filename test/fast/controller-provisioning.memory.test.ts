@@ -87,6 +87,20 @@ test("spot falls back to on-demand after onDemandFallbackAfter; an on-demand bas
   nodes = await f.live();
   assert.equal(nodes.length, 3);
   assert.ok(nodes.every((n) => n.market === "on-demand" && n.price === 0.096));
+
+  // Spot comes back. Once the remembered shortages expire (capacityErrorMemory, 600 s) the fallback ends: the next
+  // node the pool needs is tried on spot again, not on-demand for ever.
+  for (const type of ["m5.large", "m6i.large"]) {
+    for (const zone of ["us-east-1a", "us-east-1b"]) f.controls.setCapacity("spot", type, zone, 10);
+  }
+  await f.advance(601_000);
+  await ctl.step();
+  assert.equal((await f.fleet.getPool(f.pool))?.spotShortSince, null, "the shortage is over");
+  await f.createExport(2);
+  await f.advance(15_000);
+  await ctl.step();
+  const markets = (await f.live()).map((n) => n.market);
+  assert.ok(markets.includes("spot"), `a spot node again (${markets.join(", ")})`);
 });
 
 test("a node that does not boot within bootTimeout is terminated and replaced", async () => {
