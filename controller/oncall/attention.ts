@@ -1,5 +1,7 @@
+import type { PartitionRecord } from "../../config/records.ts";
 import { ago, duration } from "./format.ts";
-import type { StatusWorld } from "./status.ts";
+import type { ScheduleStatus } from "./schedules.ts";
+import type { ExportStatus, PoolStatus, StatusSnapshot, StatusWorld } from "./status.ts";
 
 /**
  * What needs a human, worst first. Each item names its subject and the one command that explains or fixes it, so
@@ -41,35 +43,56 @@ const ORDER: Attention["kind"][] = [
 const list = (ns: number[]) => (ns.length > 5 ? `${ns.slice(0, 5).join(", ")} and ${ns.length - 5} more` : ns.join(", "));
 
 export function findAttention(w: StatusWorld, now: number): Attention[] {
-  const out: Attention[] = [];
-  const { snapshot: snap, settings: s } = w;
+  const snap = w.snapshot;
   const active = snap.exports.filter((e) => e.state === "RUNNING");
+  const out: Attention[] = [
+    ...controllerAttention(snap.leader, active, now),
+    ...failedExports(snap.exports),
+    ...scheduleAttention(snap.schedules),
+    ...poolAttention(snap.pools, active),
+    ...snap.exports.flatMap((e) => exportAttention(w, e, now)),
+    ...nodeAttention(w, active),
+  ];
+  return out.sort(
+    (a, b) =>
+      (a.level === b.level ? 0 : a.level === "critical" ? -1 : 1) ||
+      ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) ||
+      (a.exportId ?? a.schedule ?? a.pool ?? a.node ?? "").localeCompare(b.exportId ?? b.schedule ?? b.pool ?? b.node ?? ""),
+  );
+}
 
-  const leader = snap.leader;
-  if (active.length && (!leader || leader.expiresAt < now)) {
-    out.push({
+function controllerAttention(leader: StatusSnapshot["leader"], active: ExportStatus[], now: number): Attention[] {
+  const lapsed = !leader || leader.expiresAt < now;
+  if (!active.length || !lapsed) return [];
+  return [
+    {
       level: "critical",
       kind: "no-controller",
       message: leader
         ? `no controller holds the leader lease (last held by ${leader.owner}, expired ${ago(new Date(leader.expiresAt).toISOString(), now)}): nothing replaces nodes, reaps leases or finalizes`
         : "no controller has ever run against this state table: nothing provisions nodes, reaps leases or finalizes",
       hint: "spotferry controller run",
-    });
-  }
+    },
+  ];
+}
 
-  for (const e of snap.exports.filter((x) => x.state === "FAILED")) {
-    out.push({
+function failedExports(exports: ExportStatus[]): Attention[] {
+  return exports
+    .filter((x) => x.state === "FAILED")
+    .map((e) => ({
       level: "critical",
       kind: "export-failed",
       exportId: e.exportId,
       message: `export ${e.exportId} FAILED: ${e.error ?? "no error recorded"}`,
       hint: `spotferry why ${e.exportId}`,
-    });
-  }
+    }));
+}
 
-  // A schedule whose run in flight failed: its watermark stands still until the run is retried (every tick retries
-  // it with the same bounds); a schema change under policy freeze fails every retry until someone decides.
-  for (const sc of snap.schedules) {
+// A schedule whose run in flight failed: its watermark stands still until the run is retried (every tick retries
+// it with the same bounds); a schema change under policy freeze fails every retry until someone decides.
+function scheduleAttention(schedules: ScheduleStatus[]): Attention[] {
+  const out: Attention[] = [];
+  for (const sc of schedules) {
     const run = sc.recentRuns.find((r) => r.seq === sc.currentRun);
     if (run?.state !== "FAILED") continue;
     const drift = run.drift.action === "failed";
@@ -83,8 +106,12 @@ export function findAttention(w: StatusWorld, now: number): Attention[] {
       hint: `spotferry schedule status --name ${sc.name}`,
     });
   }
+  return out;
+}
 
-  for (const pool of snap.pools) {
+function poolAttention(pools: PoolStatus[], active: ExportStatus[]): Attention[] {
+  const out: Attention[] = [];
+  for (const pool of pools) {
     const work = active.filter((e) => e.pool === pool.pool && e.partitions.PENDING + e.partitions.LEASED > 0);
     if (work.length && pool.nodes.LAUNCHING + pool.nodes.READY === 0) {
       out.push({
@@ -96,51 +123,66 @@ export function findAttention(w: StatusWorld, now: number): Attention[] {
       });
     }
   }
+  return out;
+}
 
-  for (const e of snap.exports) {
-    const parts = w.partitions.get(e.exportId) ?? [];
-    const quarantined = parts.filter((p) => p.state === "QUARANTINED");
-    if (quarantined.length && e.state === "RUNNING") {
-      const first = quarantined[0];
-      out.push({
-        level: "critical",
-        kind: "quarantined",
-        exportId: e.exportId,
-        partitions: quarantined.map((p) => p.partition),
-        message: `export ${e.exportId}: ${quarantined.length} partition${quarantined.length > 1 ? "s" : ""} quarantined (${list(quarantined.map((p) => p.partition))}); last error: ${(first?.lastError ?? "none").slice(0, 160)}`,
-        hint: `spotferry why ${e.exportId} ${first?.partition}`,
-      });
-    }
-    const cutoff = now - s.skewMarginSec * 1000;
-    const expired = parts.filter((p) => p.state === "LEASED" && p.leaseExpiresAt && Date.parse(p.leaseExpiresAt) < cutoff);
-    if (expired.length) {
-      const first = expired[0];
-      out.push({
-        level: "warning",
-        kind: "lease-expired",
-        exportId: e.exportId,
-        partitions: expired.map((p) => p.partition),
-        message: `export ${e.exportId}: ${expired.length} lease${expired.length > 1 ? "s" : ""} expired but not reaped (${list(expired.map((p) => p.partition))}; ${first?.owner}'s expired ${ago(first?.leaseExpiresAt ?? null, now)}): is the controller running?`,
-        hint: `spotferry why ${e.exportId} ${first?.partition}`,
-      });
-    }
-    if (e.state === "RUNNING" && e.percent < 100) {
-      const since = e.lastProgressAt ?? e.createdAt;
-      const idle = (now - Date.parse(since)) / 1000;
-      if (idle > s.stallMinutes * 60) {
-        out.push({
-          level: "warning",
-          kind: "stalled",
-          exportId: e.exportId,
-          message: `export ${e.exportId} has made no progress for ${duration(idle)} (${e.lastProgressAt ? "last chunk committed" : "created"} ${ago(since, now)}; ${e.partitions.LEASED} leased, ${e.partitions.PENDING} pending)`,
-          hint: `spotferry why ${e.exportId}`,
-        });
-      }
-    }
-  }
+/** What one export needs: quarantined partitions, expired leases nobody reaped, no progress. */
+function exportAttention(w: StatusWorld, e: ExportStatus, now: number): Attention[] {
+  const parts = w.partitions.get(e.exportId) ?? [];
+  return [
+    quarantinedPartitions(e, parts),
+    expiredLeases(e, parts, now - w.settings.skewMarginSec * 1000, now),
+    stalledExport(e, w.settings, now),
+  ].filter((a): a is Attention => a !== null);
+}
 
+function quarantinedPartitions(e: ExportStatus, parts: PartitionRecord[]): Attention | null {
+  const quarantined = parts.filter((p) => p.state === "QUARANTINED");
+  if (!quarantined.length || e.state !== "RUNNING") return null;
+  const first = quarantined[0];
+  return {
+    level: "critical",
+    kind: "quarantined",
+    exportId: e.exportId,
+    partitions: quarantined.map((p) => p.partition),
+    message: `export ${e.exportId}: ${quarantined.length} partition${quarantined.length > 1 ? "s" : ""} quarantined (${list(quarantined.map((p) => p.partition))}); last error: ${(first?.lastError ?? "none").slice(0, 160)}`,
+    hint: `spotferry why ${e.exportId} ${first?.partition}`,
+  };
+}
+
+function expiredLeases(e: ExportStatus, parts: PartitionRecord[], cutoff: number, now: number): Attention | null {
+  const expired = parts.filter((p) => p.state === "LEASED" && p.leaseExpiresAt && Date.parse(p.leaseExpiresAt) < cutoff);
+  if (!expired.length) return null;
+  const first = expired[0];
+  return {
+    level: "warning",
+    kind: "lease-expired",
+    exportId: e.exportId,
+    partitions: expired.map((p) => p.partition),
+    message: `export ${e.exportId}: ${expired.length} lease${expired.length > 1 ? "s" : ""} expired but not reaped (${list(expired.map((p) => p.partition))}; ${first?.owner}'s expired ${ago(first?.leaseExpiresAt ?? null, now)}): is the controller running?`,
+    hint: `spotferry why ${e.exportId} ${first?.partition}`,
+  };
+}
+
+function stalledExport(e: ExportStatus, s: StatusWorld["settings"], now: number): Attention | null {
+  if (e.state !== "RUNNING" || e.percent >= 100) return null;
+  const since = e.lastProgressAt ?? e.createdAt;
+  const idle = (now - Date.parse(since)) / 1000;
+  if (idle <= s.stallMinutes * 60) return null;
+  return {
+    level: "warning",
+    kind: "stalled",
+    exportId: e.exportId,
+    message: `export ${e.exportId} has made no progress for ${duration(idle)} (${e.lastProgressAt ? "last chunk committed" : "created"} ${ago(since, now)}; ${e.partitions.LEASED} leased, ${e.partitions.PENDING} pending)`,
+    hint: `spotferry why ${e.exportId}`,
+  };
+}
+
+function nodeAttention(w: StatusWorld, active: ExportStatus[]): Attention[] {
+  const s = w.settings;
   const poolsWithWork = new Set(active.filter((e) => e.partitions.PENDING > 0).map((e) => e.pool));
-  for (const n of snap.nodes) {
+  const out: Attention[] = [];
+  for (const n of w.snapshot.nodes) {
     if (n.lifecycle !== "READY") continue;
     const age = n.heartbeatAgeSec ?? n.ageSec;
     if (age <= s.heartbeatTimeoutSec || !(n.partitions.length || poolsWithWork.has(n.pool))) continue;
@@ -153,10 +195,5 @@ export function findAttention(w: StatusWorld, now: number): Attention[] {
       hint: `spotferry node show ${n.instanceId}`,
     });
   }
-  return out.sort(
-    (a, b) =>
-      (a.level === b.level ? 0 : a.level === "critical" ? -1 : 1) ||
-      ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) ||
-      (a.exportId ?? a.schedule ?? a.pool ?? a.node ?? "").localeCompare(b.exportId ?? b.schedule ?? b.pool ?? b.node ?? ""),
-  );
+  return out;
 }

@@ -275,6 +275,9 @@ function poolView(
   };
 }
 
+/** The fields of an ExportStatus known from the record alone. */
+type ExportHeader = Pick<ExportStatus, "exportId" | "state" | "pool" | "source" | "createdAt" | "partitionCount" | "costUsd" | "error">;
+
 function exportView(
   e: ExportRecord,
   parts: PartitionRecord[] | null,
@@ -282,11 +285,10 @@ function exportView(
   nodes: NodeRecord[],
   now: number,
 ): ExportStatus {
-  const counts = { LEASED: 0, PENDING: 0, QUARANTINED: 0, DONE: 0 } as Record<PartitionState, number>;
   // Cost model and its limits: controller/oncall/cost.ts (price at launch x running time, nodes launched for the export).
   const mine = nodesOfExport(nodes, e.exportId);
   const costUsd = summarizeCost(mine, now).costSoFar;
-  const base = {
+  const base: ExportHeader = {
     exportId: e.exportId,
     state: e.state,
     pool: e.spec.pool,
@@ -296,24 +298,61 @@ function exportView(
     costUsd,
     error: e.error ?? null,
   };
-  if (!parts) {
-    counts.DONE = e.partitionCount;
-    return {
-      ...base,
-      partitions: counts,
-      rows: e.rowsExported,
-      estimatedRows: e.estimatedRows,
-      percent: 100,
-      rowsPerSec: 0,
-      etaSeconds: null,
-      etaAt: null,
-      projectedCostUsd: costUsd,
-      lastProgressAt: e.updatedAt,
-      error: base.error,
-      fractions: [],
-      completions: [],
-    };
-  }
+  if (!parts) return succeededExportView(e, base);
+  const t = partitionTotals(parts, rates);
+  const remaining = Math.max(0, t.est - t.doneEst);
+  const active = e.state === "RUNNING" || e.state === "PLANNING";
+  const etaSeconds = active && remaining > 0 && t.rowsPerSec > 0 ? remaining / t.rowsPerSec : active && remaining === 0 ? 0 : null;
+  const projection = estimateExportCost({
+    exportId: e.exportId,
+    nodes: mine,
+    rowsDone: Math.min(t.est, t.doneEst),
+    rowsTotal: t.est,
+    now,
+    rowsPerSecond: t.rowsPerSec,
+    startedAt: Date.parse(e.createdAt),
+    finished: !active,
+  });
+  return {
+    ...base,
+    partitions: t.counts,
+    rows: t.rows,
+    estimatedRows: t.est,
+    percent: t.est > 0 ? (100 * t.doneEst) / t.est : t.counts.DONE === parts.length ? 100 : 0,
+    rowsPerSec: t.rowsPerSec,
+    etaSeconds,
+    etaAt: etaSeconds === null ? null : new Date(now + etaSeconds * 1000).toISOString(),
+    projectedCostUsd: projection.projectedTotal,
+    lastProgressAt: t.last,
+    fractions: t.fractions,
+    completions: t.completions,
+  };
+}
+
+/** A SUCCEEDED export read without its partitions: its figures are the record's. */
+function succeededExportView(e: ExportRecord, base: ExportHeader): ExportStatus {
+  const counts = { LEASED: 0, PENDING: 0, QUARANTINED: 0, DONE: 0 } as Record<PartitionState, number>;
+  counts.DONE = e.partitionCount;
+  return {
+    ...base,
+    partitions: counts,
+    rows: e.rowsExported,
+    estimatedRows: e.estimatedRows,
+    percent: 100,
+    rowsPerSec: 0,
+    etaSeconds: null,
+    etaAt: null,
+    projectedCostUsd: base.costUsd,
+    lastProgressAt: e.updatedAt,
+    error: base.error,
+    fractions: [],
+    completions: [],
+  };
+}
+
+/** One pass over an export's partitions: counts by state, rows, estimates, current rate and the newest progress. */
+function partitionTotals(parts: PartitionRecord[], rates: Map<string, PartitionRate>) {
+  const counts = { LEASED: 0, PENDING: 0, QUARANTINED: 0, DONE: 0 } as Record<PartitionState, number>;
   let rows = 0;
   let est = 0;
   let doneEst = 0;
@@ -338,31 +377,5 @@ function exportView(
     return f;
   });
   completions.sort((a, b) => a[0].localeCompare(b[0]));
-  const remaining = Math.max(0, est - doneEst);
-  const active = e.state === "RUNNING" || e.state === "PLANNING";
-  const etaSeconds = active && remaining > 0 && rowsPerSec > 0 ? remaining / rowsPerSec : active && remaining === 0 ? 0 : null;
-  const projection = estimateExportCost({
-    exportId: e.exportId,
-    nodes: mine,
-    rowsDone: Math.min(est, doneEst),
-    rowsTotal: est,
-    now,
-    rowsPerSecond: rowsPerSec,
-    startedAt: Date.parse(e.createdAt),
-    finished: !active,
-  });
-  return {
-    ...base,
-    partitions: counts,
-    rows,
-    estimatedRows: est,
-    percent: est > 0 ? (100 * doneEst) / est : counts.DONE === parts.length ? 100 : 0,
-    rowsPerSec,
-    etaSeconds,
-    etaAt: etaSeconds === null ? null : new Date(now + etaSeconds * 1000).toISOString(),
-    projectedCostUsd: projection.projectedTotal,
-    lastProgressAt: last,
-    fractions,
-    completions,
-  };
+  return { counts, rows, est, doneEst, rowsPerSec, last: last as string | null, fractions, completions };
 }

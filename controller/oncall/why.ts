@@ -132,70 +132,98 @@ export function ledgerStory(events: EventRecord[]): string[] {
   return lines;
 }
 
+/** What every branch of whyPartition tells, worked out once from the partition and its ledger. */
+interface PartitionFacts {
+  w: StatusWorld;
+  p: PartitionRecord;
+  now: number;
+  subject: string;
+  /** The ledger's story (ledgerStory). */
+  history: string[];
+  /** How the last involuntary hand-over went, if there was one. */
+  owner: string | null;
+  /** The rows and chunks committed so far. */
+  done: string;
+}
+
 export function whyPartition(w: StatusWorld, p: PartitionRecord, events: EventRecord[], now: number): Diagnosis {
-  const subject = `partition ${p.partition} of export ${p.exportId}`;
   const exp = w.records.get(p.exportId);
   const lastEnd = [...events].reverse().find((e) => endings.has(e.kind) && e.kind !== "completed");
   const lastInterruption = [...events].reverse().find((e) => losses.has(e.kind));
-  const history = ledgerStory(events);
-  const owner = lastInterruption ? lastOwnerLine(lastInterruption) : null;
-  const done = `${num(p.rows)} rows in ${p.chunks} chunks`;
+  const f: PartitionFacts = {
+    w,
+    p,
+    now,
+    subject: `partition ${p.partition} of export ${p.exportId}`,
+    history: ledgerStory(events),
+    owner: lastInterruption ? lastOwnerLine(lastInterruption) : null,
+    done: `${num(p.rows)} rows in ${p.chunks} chunks`,
+  };
 
-  if (p.state === "DONE") return { subject, stuck: false, verdict: `done ${ago(p.updatedAt, now)}: ${done}`, details: history };
+  if (p.state === "DONE")
+    return { subject: f.subject, stuck: false, verdict: `done ${ago(p.updatedAt, now)}: ${f.done}`, details: f.history };
   if (exp && exp.state !== "RUNNING" && exp.state !== "PLANNING") {
     const parked = p.state === "PENDING" ? "parked off the claim queue" : "its holder will park it at the next chunk boundary";
     return {
-      subject,
+      subject: f.subject,
       stuck: true,
       verdict: `export is ${exp.state}${exp.error ? ` (${exp.error})` : ""}: ${parked}`,
-      details: [`${done} committed`, ...history],
+      details: [`${f.done} committed`, ...f.history],
     };
   }
-  if (p.state === "QUARANTINED") {
-    const verdict = [
-      `quarantined after ${p.attempts} attempt${p.attempts === 1 ? "" : "s"}`,
-      `last error: ${p.lastError ?? "none recorded"}`,
-      ...(owner ? [owner] : []),
-    ].join("; ");
+  if (p.state === "QUARANTINED") return whyQuarantined(f);
+  if (p.state === "PENDING") return whyPending(f, lastEnd);
+  return whyLeased(f);
+}
+
+function whyQuarantined({ p, subject, history, owner, done }: PartitionFacts): Diagnosis {
+  const verdict = [
+    `quarantined after ${p.attempts} attempt${p.attempts === 1 ? "" : "s"}`,
+    `last error: ${p.lastError ?? "none recorded"}`,
+    ...(owner ? [owner] : []),
+  ].join("; ");
+  return {
+    subject,
+    stuck: true,
+    verdict,
+    details: [
+      ...history,
+      `${done} committed (kept: a retry resumes after the cursor)`,
+      `to try again: spotferry retry ${p.exportId} ${p.partition}`,
+    ],
+  };
+}
+
+/** `lastEnd`: the last holding that ended other than by completing. */
+function whyPending({ w, p, now, subject, history, owner, done }: PartitionFacts, lastEnd: EventRecord | undefined): Diagnosis {
+  if (p.notBefore && Date.parse(p.notBefore) > now) {
+    const verdict = `in backoff after attempt ${p.attempts} failed (${p.lastError ?? "no error recorded"}); claimable again ${ago(p.notBefore, now)}`;
+    return { subject, stuck: true, verdict, details: [...history, ...(owner ? [owner] : [])] };
+  }
+  const pool = w.snapshot.pools.find((x) => x.pool === p.pool);
+  const ready = pool ? pool.nodes.READY : 0;
+  if (!ready) {
+    const launching = pool?.nodes.LAUNCHING ?? 0;
+    const verdict = launching
+      ? `waiting for a node: pool ${p.pool} has ${launching} node(s) still launching and none ready`
+      : `no nodes in pool ${p.pool} to claim it${pool ? ` (desired ${pool.desiredSize}, max ${pool.max})` : " (the pool does not exist: apply it with `spotferry pool apply`)"}`;
     return {
       subject,
       stuck: true,
       verdict,
-      details: [
-        ...history,
-        `${done} committed (kept: a retry resumes after the cursor)`,
-        `to try again: spotferry retry ${p.exportId} ${p.partition}`,
-      ],
+      details: [...history, ...(owner ? [owner] : []), `${done} committed; the next owner resumes after the cursor`],
     };
   }
-  if (p.state === "PENDING") {
-    if (p.notBefore && Date.parse(p.notBefore) > now) {
-      const verdict = `in backoff after attempt ${p.attempts} failed (${p.lastError ?? "no error recorded"}); claimable again ${ago(p.notBefore, now)}`;
-      return { subject, stuck: true, verdict, details: [...history, ...(owner ? [owner] : [])] };
-    }
-    const pool = w.snapshot.pools.find((x) => x.pool === p.pool);
-    const ready = pool ? pool.nodes.READY : 0;
-    if (!ready) {
-      const launching = pool?.nodes.LAUNCHING ?? 0;
-      const verdict = launching
-        ? `waiting for a node: pool ${p.pool} has ${launching} node(s) still launching and none ready`
-        : `no nodes in pool ${p.pool} to claim it${pool ? ` (desired ${pool.desiredSize}, max ${pool.max})` : " (the pool does not exist: apply it with `spotferry pool apply`)"}`;
-      return {
-        subject,
-        stuck: true,
-        verdict,
-        details: [...history, ...(owner ? [owner] : []), `${done} committed; the next owner resumes after the cursor`],
-      };
-    }
-    const last = lastEnd ? `; last holding ended: ${endedBy(lastEnd)} ${ago(lastEnd.at, now)}` : "";
-    return {
-      subject,
-      stuck: false,
-      verdict: `pending, claimable now: ${ready} ready node(s) in pool ${p.pool} will pick it up${last}`,
-      details: history,
-    };
-  }
-  // LEASED
+  const last = lastEnd ? `; last holding ended: ${endedBy(lastEnd)} ${ago(lastEnd.at, now)}` : "";
+  return {
+    subject,
+    stuck: false,
+    verdict: `pending, claimable now: ${ready} ready node(s) in pool ${p.pool} will pick it up${last}`,
+    details: history,
+  };
+}
+
+function whyLeased({ w, p, now, subject, history, done }: PartitionFacts): Diagnosis {
   const node = w.nodeRecords.find((n) => n.instanceId === p.owner);
   const r = w.rates.get(partKey(p.exportId, p.partition));
   const expiredFor = p.leaseExpiresAt ? (now - Date.parse(p.leaseExpiresAt)) / 1000 : 0;

@@ -1,7 +1,7 @@
 import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { digest } from "../../lib/dynamo/keys.ts";
-import { CAPACITY_ERROR_CODES, capacityKey, type LaunchOverride, type Market } from "../cloud/cloud-provider.ts";
+import { CAPACITY_ERROR_CODES, capacityKey, type LaunchOverride, type LaunchTemplateRef, type Market } from "../cloud/cloud-provider.ts";
 import type { PoolChange } from "../store/fleet-store.ts";
 import { forEachPool, isoMs, isServing, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
 import { changeNode, newNode, terminatedChange } from "./nodes.ts";
@@ -27,26 +27,76 @@ export async function provisioning(ctx: ReconcileContext): Promise<ReconcileResu
 }
 
 async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promise<number> {
-  let pool = initial;
-  const save = async (change: PoolChange) => {
-    const updated = await ctx.fleet.updatePool(pool.pool, pool.version, change);
-    if (!updated) throw new Error(`pool ${pool.pool} changed under the controller; retrying on the next run`);
-    pool = updated;
-  };
+  const pool = trackPool(ctx, initial);
   const now = ctx.clock.now();
-  const spec = pool.spec;
+  const boot = await settleBoots(ctx, initial, now);
+  const size = await resize(ctx, pool, now);
+
+  const serving = boot.nodes.filter(isServing);
+  const deficit = size.desired - serving.length;
+  if (deficit <= 0) {
+    // Lost nodes whose work went away need no replacement.
+    if (boot.owed > 0) await ctx.fleet.addPoolCounters(pool.current.pool, { owedReplacements: -boot.owed });
+    return boot.booting ? 2_000 : 10_000;
+  }
+
+  const mix = await marketMix(ctx, pool.current, { memory: size.memory, serving, deficit, now });
+  if (mix.spot + mix.onDemand === 0) {
+    if (!pool.current.spotShortSince) await pool.save({ spotShortSince: isoAt(ctx.clock) });
+    ctx.log(`pool ${pool.current.pool}: ${deficit} nodes short, every spot pool is remembered short and no on-demand fallback yet`);
+    return 5_000;
+  }
+
+  const template = await ensureTemplate(ctx, pool.current, pool.save);
+  const tally = await launchNodes(ctx, pool.current, { template, launchedFor: size.work.activeExports[0] ?? null, mix, now });
+
+  const after: PoolChange = {};
+  if (Object.keys(tally.shortages).length) after.capacityErrors = { ...size.memory, ...tally.shortages };
+  if (mix.spot > 0 && tally.launchedSpot === 0 && !pool.current.spotShortSince) after.spotShortSince = isoAt(ctx.clock);
+  if (tally.launchedSpot > 0 && pool.current.spotShortSince) after.spotShortSince = null;
+  if (Object.keys(after).length) await pool.save(after);
+  // Launches pay off the replacements owed for lost nodes (interruptions, boot timeouts, rotations) first.
+  const replaced = Math.min(tally.launched, boot.owed);
+  if (replaced > 0) await ctx.fleet.addPoolCounters(pool.current.pool, { replacements: replaced, owedReplacements: -replaced });
+  return tally.launched < deficit ? 5_000 : 2_000;
+}
+
+/** The pool record as this pass last saved it: each save is conditional on the version the previous one returned. */
+interface TrackedPool {
+  readonly current: PoolRecord;
+  save(change: PoolChange): Promise<void>;
+}
+
+function trackPool(ctx: ReconcileContext, initial: PoolRecord): TrackedPool {
+  let pool = initial;
+  return {
+    get current() {
+      return pool;
+    },
+    save: async (change: PoolChange) => {
+      const updated = await ctx.fleet.updatePool(pool.pool, pool.version, change);
+      if (!updated) throw new Error(`pool ${pool.pool} changed under the controller; retrying on the next run`);
+      pool = updated;
+    },
+  };
+}
+
+/**
+ * Boot: LAUNCHING nodes the cloud reports running become READY; past bootTimeout they are terminated and owed a
+ * replacement. Returns the nodes still on record, whether any is still booting, and the replacements owed.
+ */
+async function settleBoots(ctx: ReconcileContext, pool: PoolRecord, now: number) {
   const view = await poolView(ctx, pool);
   const nodes: NodeRecord[] = [];
   let booting = false;
   let owed = pool.owedReplacements;
-
   for (const node of view.nodes) {
     let n: NodeRecord | null = node;
     if (node.lifecycle === "LAUNCHING") {
       const inst = view.instances.get(node.instanceId);
       if (inst?.state === "running") {
         n = await changeNode(ctx, node, { lifecycle: "READY", readyAt: isoAt(ctx.clock) }, "instance is running");
-      } else if (now - isoMs(node.launchedAt) > spec.bootTimeout * 1000 && inst?.state !== "terminated") {
+      } else if (now - isoMs(node.launchedAt) > pool.spec.bootTimeout * 1000 && inst?.state !== "terminated") {
         await ctx.cloud.terminate([node.instanceId]);
         n = await changeNode(ctx, node, terminatedChange(ctx, `boot timeout: still ${inst?.state ?? "unknown"}`), "boot timeout");
         if (n) {
@@ -57,32 +107,55 @@ async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promis
     }
     if (n) nodes.push(n);
   }
+  return { nodes, booting, owed };
+}
 
-  const work = await poolWork(ctx, pool.pool);
+/** The desired size from the pool's work, saved with the capacity shortages still remembered. */
+async function resize(ctx: ReconcileContext, pool: TrackedPool, now: number) {
+  const { pool: name, spec, capacityErrors, desiredSize, spotShortSince } = pool.current;
+  const work = await poolWork(ctx, name);
   const units = work.pending.length + work.leased.length;
   const desired = Math.min(spec.capacity.max, Math.max(spec.capacity.min, Math.ceil(units / spec.capacity.partitionsPerNode)));
   // Capacity shortages are forgotten after capacityErrorMemory; expired entries are dropped when the pool is saved.
-  const memory = Object.fromEntries(Object.entries(pool.capacityErrors).filter(([, until]) => isoMs(until) > now));
+  const memory = Object.fromEntries(Object.entries(capacityErrors).filter(([, until]) => isoMs(until) > now));
   const change: PoolChange = {};
-  if (desired !== pool.desiredSize) change.desiredSize = desired;
-  if (Object.keys(memory).length !== Object.keys(pool.capacityErrors).length) change.capacityErrors = memory;
+  if (desired !== desiredSize) change.desiredSize = desired;
+  if (Object.keys(memory).length !== Object.keys(capacityErrors).length) change.capacityErrors = memory;
   // Once every remembered spot shortage has expired, spot gets another chance: an on-demand fallback is not for ever.
   const isSpot = (k: string) => k.startsWith("spot|");
-  if (pool.spotShortSince && Object.keys(pool.capacityErrors).some(isSpot) && !Object.keys(memory).some(isSpot)) {
+  if (spotShortSince && Object.keys(capacityErrors).some(isSpot) && !Object.keys(memory).some(isSpot)) {
     change.spotShortSince = null;
   }
-  if (Object.keys(change).length) await save(change);
+  if (Object.keys(change).length) await pool.save(change);
+  return { work, desired, memory };
+}
 
-  const serving = nodes.filter(isServing);
-  const deficit = desired - serving.length;
-  if (deficit <= 0) {
-    // Lost nodes whose work went away need no replacement.
-    if (owed > 0) await ctx.fleet.addPoolCounters(pool.pool, { owedReplacements: -owed });
-    return booting ? 2_000 : 10_000;
-  }
+type Overrides = (LaunchOverride & { zone: string })[];
+type MarketMix = Awaited<ReturnType<typeof marketMix>>;
 
-  // Overrides: every (type, subnet), by zone, minus the pools remembered short for that market.
-  const all: (LaunchOverride & { zone: string })[] = [];
+/** How many of the `deficit` to ask of each market, and over which (type, subnet) pools. */
+async function marketMix(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  need: { memory: Record<string, string>; serving: NodeRecord[]; deficit: number; now: number },
+) {
+  const { memory, serving, deficit, now } = need;
+  const spec = pool.spec;
+  const { spotOverrides, onDemandOverrides } = await launchOverrides(ctx, pool, memory);
+  const fallbackAfter = spec.onDemandFallbackAfter;
+  const shortSince = isoMs(pool.spotShortSince);
+  const fallback = fallbackAfter !== undefined && !Number.isNaN(shortSince) && now - shortSince >= fallbackAfter * 1000;
+  const onDemandServing = serving.filter((n) => n.market === "on-demand").length;
+  let onDemand = Math.min(deficit, Math.max(0, spec.capacity.onDemandBase - onDemandServing));
+  if (spec.purchase === "on-demand" || fallback) onDemand = deficit;
+  const spot = spotOverrides.length ? deficit - onDemand : 0;
+  return { spot, onDemand, spotOverrides, onDemandOverrides };
+}
+
+/** Every (type, subnet), by zone, minus the pools remembered short for that market. */
+async function launchOverrides(ctx: ReconcileContext, pool: PoolRecord, memory: Record<string, string>) {
+  const spec = pool.spec;
+  const all: Overrides = [];
   for (const t of spec.instanceTypes) {
     const instanceType = typeof t === "string" ? t : t.type;
     for (const subnetId of spec.subnets) {
@@ -92,74 +165,83 @@ async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promis
   const usable = (market: Market) => all.filter((o) => !memory[capacityKey(market, o.instanceType, o.zone)]);
   const spotOverrides = usable("spot");
   const onDemandOverrides = usable("on-demand").map(({ maxPrice: _m, ...o }) => o);
+  return { spotOverrides, onDemandOverrides };
+}
 
-  const fallbackAfter = spec.onDemandFallbackAfter;
-  const shortSince = isoMs(pool.spotShortSince);
-  const fallback = fallbackAfter !== undefined && !Number.isNaN(shortSince) && now - shortSince >= fallbackAfter * 1000;
-  const onDemandServing = serving.filter((n) => n.market === "on-demand").length;
-  let onDemand = Math.min(deficit, Math.max(0, spec.capacity.onDemandBase - onDemandServing));
-  if (spec.purchase === "on-demand" || fallback) onDemand = deficit;
-  const spot = spotOverrides.length ? deficit - onDemand : 0;
-  if (spot + onDemand === 0) {
-    if (!pool.spotShortSince) await save({ spotShortSince: isoAt(ctx.clock) });
-    ctx.log(`pool ${pool.pool}: ${deficit} nodes short, every spot pool is remembered short and no on-demand fallback yet`);
-    return 5_000;
-  }
+/** One pass's launches: what every request shares, and what they add up to. */
+interface Launching {
+  pool: PoolRecord;
+  template: LaunchTemplateRef;
+  launchedFor: string | null;
+  /** Until when a capacity shortage reported now is remembered. */
+  remember: string;
+  tally: LaunchTally;
+}
 
-  const template = await ensureTemplate(ctx, pool, save);
-  const launchedFor = work.activeExports[0] ?? null;
-  const requests: { market: Market; count: number; overrides: LaunchOverride[] }[] = [
-    { market: "on-demand" as const, count: onDemandOverrides.length ? onDemand : 0, overrides: onDemandOverrides },
-    { market: "spot" as const, count: spot, overrides: spotOverrides },
+interface LaunchTally {
+  launched: number;
+  launchedSpot: number;
+  /** Capacity shortages to remember, by capacityKey. */
+  shortages: Record<string, string>;
+}
+
+type LaunchAsk = { market: Market; count: number; overrides: LaunchOverride[] };
+
+/** One instant fleet per market (on-demand first), each instance recorded as a LAUNCHING node. */
+async function launchNodes(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  plan: { template: LaunchTemplateRef; launchedFor: string | null; mix: MarketMix; now: number },
+): Promise<LaunchTally> {
+  const { mix } = plan;
+  const requests: LaunchAsk[] = [
+    { market: "on-demand" as const, count: mix.onDemandOverrides.length ? mix.onDemand : 0, overrides: mix.onDemandOverrides },
+    { market: "spot" as const, count: mix.spot, overrides: mix.spotOverrides },
   ].filter((r) => r.count > 0);
+  const l: Launching = {
+    pool,
+    template: plan.template,
+    launchedFor: plan.launchedFor,
+    remember: new Date(plan.now + ctx.settings.capacityErrorMemory * 1000).toISOString(),
+    tally: { launched: 0, launchedSpot: 0, shortages: {} },
+  };
+  for (const r of requests) await launchOne(ctx, l, r);
+  return l.tally;
+}
 
-  let launchedSpot = 0;
-  let launched = 0;
-  const shortages: Record<string, string> = {};
-  const remember = new Date(now + ctx.settings.capacityErrorMemory * 1000).toISOString();
-  for (const r of requests) {
-    const result = await ctx.cloud.launch({
-      pool: pool.pool,
-      generation: pool.generation,
-      exportId: launchedFor,
-      template,
-      overrides: r.overrides.map(({ instanceType, subnetId, maxPrice }) => ({ instanceType, subnetId, maxPrice })),
-      count: r.count,
-      onDemandCount: r.market === "on-demand" ? r.count : 0,
-      allocationStrategy: spec.allocationStrategy,
-      tags: spec.tags,
-    });
-    const prices = r.market === "spot" && result.instances.length ? await spotPriceMap(ctx, pool) : new Map<string, number>();
-    for (const i of result.instances) {
-      const price = i.market === "spot" ? (prices.get(`${i.instanceType}|${i.zone}`) ?? 0) : (ctx.cloud.onDemandPrice(i.instanceType) ?? 0);
-      // Recorded right after the launch; should the controller die in between, garbage collection finds the
-      // tagged instance without a record and terminates it after a grace period.
-      await ctx.fleet.putNode(newNode(pool, i, price, isoAt(ctx.clock), launchedFor));
-      launched++;
-      if (i.market === "spot") launchedSpot++;
-    }
-    for (const e of result.errors) {
-      if (!CAPACITY_ERROR_CODES.has(e.code) || !e.instanceType || !e.zone) {
-        ctx.log(`pool ${pool.pool}: launch error ${e.code} (${e.instanceType ?? "?"} in ${e.zone ?? "?"}): ${e.message}`);
-        continue;
-      }
-      shortages[capacityKey(e.market, e.instanceType, e.zone)] = remember;
-    }
-    ctx.log(
-      `pool ${pool.pool} gen ${pool.generation}: asked ${r.count} ${r.market}, got ${result.instances.length}` +
-        (result.errors.length ? `; short: ${result.errors.map((e) => `${e.instanceType}@${e.zone} ${e.code}`).join(", ")}` : ""),
-    );
+async function launchOne(ctx: ReconcileContext, l: Launching, r: LaunchAsk): Promise<void> {
+  const { pool, tally } = l;
+  const result = await ctx.cloud.launch({
+    pool: pool.pool,
+    generation: pool.generation,
+    exportId: l.launchedFor,
+    template: l.template,
+    overrides: r.overrides.map(({ instanceType, subnetId, maxPrice }) => ({ instanceType, subnetId, maxPrice })),
+    count: r.count,
+    onDemandCount: r.market === "on-demand" ? r.count : 0,
+    allocationStrategy: pool.spec.allocationStrategy,
+    tags: pool.spec.tags,
+  });
+  const prices = r.market === "spot" && result.instances.length ? await spotPriceMap(ctx, pool) : new Map<string, number>();
+  for (const i of result.instances) {
+    const price = i.market === "spot" ? (prices.get(`${i.instanceType}|${i.zone}`) ?? 0) : (ctx.cloud.onDemandPrice(i.instanceType) ?? 0);
+    // Recorded right after the launch; should the controller die in between, garbage collection finds the
+    // tagged instance without a record and terminates it after a grace period.
+    await ctx.fleet.putNode(newNode(pool, i, price, isoAt(ctx.clock), l.launchedFor));
+    tally.launched++;
+    if (i.market === "spot") tally.launchedSpot++;
   }
-
-  const after: PoolChange = {};
-  if (Object.keys(shortages).length) after.capacityErrors = { ...memory, ...shortages };
-  if (spot > 0 && launchedSpot === 0 && !pool.spotShortSince) after.spotShortSince = isoAt(ctx.clock);
-  if (launchedSpot > 0 && pool.spotShortSince) after.spotShortSince = null;
-  if (Object.keys(after).length) await save(after);
-  // Launches pay off the replacements owed for lost nodes (interruptions, boot timeouts, rotations) first.
-  const replaced = Math.min(launched, owed);
-  if (replaced > 0) await ctx.fleet.addPoolCounters(pool.pool, { replacements: replaced, owedReplacements: -replaced });
-  return launched < deficit ? 5_000 : 2_000;
+  for (const e of result.errors) {
+    if (!CAPACITY_ERROR_CODES.has(e.code) || !e.instanceType || !e.zone) {
+      ctx.log(`pool ${pool.pool}: launch error ${e.code} (${e.instanceType ?? "?"} in ${e.zone ?? "?"}): ${e.message}`);
+      continue;
+    }
+    tally.shortages[capacityKey(e.market, e.instanceType, e.zone)] = l.remember;
+  }
+  ctx.log(
+    `pool ${pool.pool} gen ${pool.generation}: asked ${r.count} ${r.market}, got ${result.instances.length}` +
+      (result.errors.length ? `; short: ${result.errors.map((e) => `${e.instanceType}@${e.zone} ${e.code}`).join(", ")}` : ""),
+  );
 }
 
 /** The launch template version to use, rendering a new one when the spec, generation or bundle URL needs it. */

@@ -37,6 +37,29 @@ export async function createExport(ctx: StoreContext, input: NewExport): Promise
   const id = input.exportId;
   const what = `creating export ${id}`;
   if (input.partitions.length > MAX_PARTITION) throw new Error(`${what}: ${input.partitions.length} partitions is too many`);
+  const plan = newExportPlan(ctx, input);
+
+  if (!(await conditionalPut(ctx, { Item: plan.meta, ConditionExpression: "attribute_not_exists(pk)" }, what))) {
+    const existing = await getExportItem(ctx, id);
+    if (!existing) throw new Error(`${what}: it vanished while being created; retry`);
+    const settled = await resumeExisting(ctx, existing, plan);
+    if (settled) return settled;
+  }
+  await writePartitions(ctx, input, plan, what);
+  return commitPlan(ctx, id, plan, what);
+}
+
+/** The export's META item as step 1 writes it, with the hashes later steps compare against. */
+interface ExportPlan {
+  meta: Item;
+  specHash: string;
+  planHash: string;
+  /** One timestamp for the header and every partition item. */
+  now: string;
+}
+
+function newExportPlan(ctx: StoreContext, input: NewExport): ExportPlan {
+  const id = input.exportId;
   const specHash = digest(input.spec);
   const planHash = digest({
     keyColumns: input.keyColumns,
@@ -69,26 +92,30 @@ export async function createExport(ctx: StoreContext, input: NewExport): Promise
     gsi1pk: EXPORTS_KEY,
     gsi1sk: `${now}#${id}`,
   };
+  return { meta, specHash, planHash, now };
+}
 
-  let existing: Item | null = null;
-  if (!(await conditionalPut(ctx, { Item: meta, ConditionExpression: "attribute_not_exists(pk)" }, what))) {
-    existing = await getExportItem(ctx, id);
-    if (!existing) throw new Error(`${what}: it vanished while being created; retry`);
+/**
+ * A header was there already. Past PLANNING, the export is answered as it stands (finishing step 3 if a crash cut it
+ * short); still PLANNING, creation carries on from step 1, over a replaced plan if this one differs. Null: carry on.
+ */
+async function resumeExisting(ctx: StoreContext, existing: Item, plan: ExportPlan): Promise<CreateExportResult | null> {
+  const id = plan.meta.exportId as string;
+  if (existing.specHash !== plan.specHash) throw new ExportConflictError(id);
+  if (existing.state !== "PLANNING") {
+    if (existing.queued !== true) await enqueueAll(ctx, id);
+    const record = existing.queued === true ? toExport(existing) : toExport((await getExportItem(ctx, id)) ?? existing);
+    return { export: record, created: false, planDiffers: existing.planHash !== plan.planHash };
   }
+  if (existing.planHash !== plan.planHash) await replacePlan(ctx, existing, plan.meta);
+  return null;
+}
 
-  if (existing) {
-    if (existing.specHash !== specHash) throw new ExportConflictError(id);
-    if (existing.state !== "PLANNING") {
-      if (existing.queued !== true) await enqueueAll(ctx, id);
-      const record = existing.queued === true ? toExport(existing) : toExport((await getExportItem(ctx, id)) ?? existing);
-      return { export: record, created: false, planDiffers: existing.planHash !== planHash };
-    }
-    if (existing.planHash !== planHash) await replacePlan(ctx, existing, meta);
-  }
-
+async function writePartitions(ctx: StoreContext, input: NewExport, plan: ExportPlan, what: string): Promise<void> {
+  const { planHash, now } = plan;
   const partitions = input.partitions.map((p, n) =>
     newPartitionItem({
-      exportId: id,
+      exportId: input.exportId,
       partition: n,
       pool: input.spec.pool,
       lo: p.lo,
@@ -113,7 +140,11 @@ export async function createExport(ctx: StoreContext, input: NewExport): Promise
     );
     if (!written) throw new Error(`${what}: writing partition ${item.partition}: a partition of another plan is in the way; retry`);
   });
+}
 
+/** Steps 2 and 3: PLANNING -> RUNNING for this plan, then the queue. */
+async function commitPlan(ctx: StoreContext, id: string, plan: ExportPlan, what: string): Promise<CreateExportResult> {
+  const { planHash, now } = plan;
   const running = await conditionalUpdate(
     ctx,
     {

@@ -1,9 +1,8 @@
-import { execFile } from "node:child_process";
 import { hostname } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import type { S3Client } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import type { AgentBundle } from "../../bootstrap/index.ts";
 import { controllerSettings } from "../../config/settings.ts";
@@ -22,9 +21,8 @@ import { createStateTable } from "../../lib/dynamo/table.ts";
 import { describeError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { INSTANCE_TYPES } from "../catalogue.ts";
-import { seededRandom } from "../chaos.ts";
-import { repoRoot } from "../stack/stack.ts";
-import { type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
+import { type ControllerDeps, type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
+import { injectDue, planFaults, simPost } from "./faults.ts";
 import { type ExportGate, holdExport } from "./gate.ts";
 import { ledgerFigures, simFaults } from "./ledger.ts";
 import { checkOncall, type OncallCheck, oncallNodes } from "./oncall-check.ts";
@@ -88,281 +86,305 @@ export interface RehearsalOptions {
   progressIntervalMs?: number;
 }
 
-const exec = promisify(execFile);
+type Env = Record<string, string | undefined>;
 
-/** `spotferry rotate POOL`, exactly as an operator types it. */
-async function rotateWithCli(pool: string, stateTable: string, env: Record<string, string | undefined>): Promise<string> {
-  const { stdout } = await exec(process.execPath, [join(repoRoot, "bin", "spotferry.mjs"), "rotate", pool, "--state-table", stateTable], {
-    env: env as NodeJS.ProcessEnv,
-    timeout: 60_000,
-  });
-  return stdout.trim();
+/**
+ * What the steps of a rehearsal share. One object goes through them all, each adding what it set up, so the finally
+ * block of runRehearsal sees the gate and the replicas as they end up.
+ */
+interface Rehearsal {
+  opts: RehearsalOptions;
+  clock: Clock;
+  env: Env;
+  /** The CLI's environment: the stack's, with EC2 and CloudWatch at the sim. */
+  simEnv: Env;
+  names: RehearsalNames;
+  log: (line: string) => void;
+  ddb: DynamoDBClient;
+  s3: S3Client;
+  ec2: EC2Client;
+  cloudwatch: CloudWatchClient;
+  splitter: MysqlSplitFinder;
+  replicas: ControllerReplica[];
+  /** The hold on the last partition until the on-call check is done; null once given back. */
+  gate: ExportGate | null;
+  gateOwner: string;
+  t0: number;
 }
 
-async function simPost(url: string, path: string, body: unknown): Promise<unknown> {
-  const res = await fetch(`${url}/_sim${path}`, {
-    method: "POST",
-    body: JSON.stringify(body),
-    headers: { "content-type": "application/json" },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST /_sim${path}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+interface Staged extends Rehearsal {
+  jobs: DynamoJobStore;
+  fleet: DynamoFleetStore;
+  seed: Awaited<ReturnType<typeof seedCallLog>>;
+  plan: Awaited<ReturnType<typeof planRehearsalExport>>;
+  exportId: string;
 }
 
-type Trigger = { at: number; kind: "interrupt" | "kill" | "rotate" | "restart" | "ensure"; done: boolean };
+interface Live extends Staged {
+  cloud: Ec2Provider;
+  /** What starting a replica takes: the first, and a standby after a crash. */
+  replicaDeps: ControllerDeps;
+  finalized: FinalizeLog;
+  exportStart: number;
+  hazard: { ratePerHour: number; seed: number } | null;
+  /** Nodes hit by an injected fault: never picked again, and not asked about by the on-call check. */
+  faulted: Set<string>;
+}
+
+/** What the run leaves for the report. */
+interface RunOutcome {
+  exportMs: number;
+  oncall: OncallCheck[];
+  rotatedAt: number | null;
+  restartedAt: number | null;
+  skipped: string[];
+}
 
 export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalReport> {
+  const r = openRehearsal(opts);
+  try {
+    const live = await startController(await setStage(r));
+    const run = await driveExport(live);
+    return await wrapUp(live, run);
+  } finally {
+    await r.gate?.open().catch(() => {});
+    for (const c of r.replicas) await c.stop().catch(() => {});
+    await r.splitter.close();
+    for (const c of [r.ddb, r.s3, r.ec2, r.cloudwatch]) c.destroy();
+  }
+}
+
+function openRehearsal(opts: RehearsalOptions): Rehearsal {
   const clock = opts.clock ?? systemClock;
   const env = opts.env ?? process.env;
-  const { names, log } = opts;
-  const simEnv = { ...env, AWS_ENDPOINT_URL_EC2: opts.sim.url, AWS_ENDPOINT_URL_MONITORING: opts.sim.url };
-  const ddb = dynamoClient(env);
-  const s3 = s3Client(env);
-  const ec2 = new EC2Client({ region: region(env), endpoint: opts.sim.url, credentials: credentials(env) });
-  const cloudwatch = new CloudWatchClient({ region: region(env), endpoint: opts.sim.url, credentials: credentials(env) });
-  const splitter = new MysqlSplitFinder({ env });
-  const replicas: ControllerReplica[] = [];
-  let gate: ExportGate | null = null;
-  const gateOwner = `${hostname()}:rehearsal:gate`;
-  const t0 = clock.now();
-  try {
-    // --- the stage: state table, buckets, table, pool, plan ---------------------------------------------------
-    await createStateTable(ddb, names.stateTable);
-    await Promise.all([ensureBucket(s3, names.bucket), ensureBucket(s3, names.artifactBucket)]);
-    const seed = await seedCallLog(env, names, opts.data, log);
-    const jobs = new DynamoJobStore({ client: ddb, tableName: names.stateTable, clock });
-    const fleet = new DynamoFleetStore({ client: ddb, tableName: names.stateTable, clock });
-    const poolSpec = rehearsalPool(names, opts.pool);
-    await applyRehearsalPool(fleet, poolSpec);
-    log(
-      `pool ${poolSpec.name} applied: ${opts.pool.instanceTypes.join(", ")} in ${opts.pool.subnets.join(", ")}, up to ${opts.pool.maxNodes} spot nodes`,
-    );
-    const plan = await planRehearsalExport({ jobs, clock, env }, rehearsalExportSpec(env, names, opts.data));
-    const exportId = plan.record.exportId;
-    log(
-      `export ${exportId} planned: ${plan.record.estimatedRows.toLocaleString("en-US")} rows in ${plan.partitions} partitions (${(plan.ms / 1000).toFixed(1)} s)`,
-    );
+  return {
+    opts,
+    clock,
+    env,
+    simEnv: { ...env, AWS_ENDPOINT_URL_EC2: opts.sim.url, AWS_ENDPOINT_URL_MONITORING: opts.sim.url },
+    names: opts.names,
+    log: opts.log,
+    ddb: dynamoClient(env),
+    s3: s3Client(env),
+    ec2: new EC2Client({ region: region(env), endpoint: opts.sim.url, credentials: credentials(env) }),
+    cloudwatch: new CloudWatchClient({ region: region(env), endpoint: opts.sim.url, credentials: credentials(env) }),
+    splitter: new MysqlSplitFinder({ env }),
+    replicas: [],
+    gate: null,
+    gateOwner: `${hostname()}:rehearsal:gate`,
+    t0: clock.now(),
+  };
+}
 
-    // Held until the on-call questions are answered, so the export cannot end (and its nodes go) before (gate.ts).
-    gate = await holdExport(jobs, {
-      exportId,
-      pool: names.pool,
-      partition: plan.record.partitionCount - 1,
-      owner: gateOwner,
-      holdMs: opts.timeoutMs + 60_000,
-    });
-    log(`partition ${gate.partition} held by the rehearsal until the on-call check is done`);
+/** The stage: state table, buckets, table, pool, plan, and the hold on the export's last partition. */
+async function setStage(r: Rehearsal): Promise<Staged> {
+  const { opts, env, names, clock, log, ddb, s3 } = r;
+  await createStateTable(ddb, names.stateTable);
+  await Promise.all([ensureBucket(s3, names.bucket), ensureBucket(s3, names.artifactBucket)]);
+  const seed = await seedCallLog(env, names, opts.data, log);
+  const jobs = new DynamoJobStore({ client: ddb, tableName: names.stateTable, clock });
+  const fleet = new DynamoFleetStore({ client: ddb, tableName: names.stateTable, clock });
+  const poolSpec = rehearsalPool(names, opts.pool);
+  await applyRehearsalPool(fleet, poolSpec);
+  log(
+    `pool ${poolSpec.name} applied: ${opts.pool.instanceTypes.join(", ")} in ${opts.pool.subnets.join(", ")}, up to ${opts.pool.maxNodes} spot nodes`,
+  );
+  const plan = await planRehearsalExport({ jobs, clock, env }, rehearsalExportSpec(env, names, opts.data));
+  const exportId = plan.record.exportId;
+  log(
+    `export ${exportId} planned: ${plan.record.estimatedRows.toLocaleString("en-US")} rows in ${plan.partitions} partitions (${(plan.ms / 1000).toFixed(1)} s)`,
+  );
 
-    // --- the controller, which provisions the pool in the sim -------------------------------------------------
-    const settings = controllerSettings.parse({
-      stateTable: names.stateTable,
-      artifactBucket: names.artifactBucket,
-      leaderLease: 10,
-      partitionLease: 20,
-      clockSkewMargin: 2,
-      heartbeatTimeout: 30,
-      orphanGrace: 60,
-      capacityErrorMemory: 60,
-      bundleUrlLifetime: 900,
-      splitMinRows: 1,
-      nodeAgent: { partitionLease: 20, heartbeatInterval: 4, idleExitAfter: 900, imdsPollInterval: 1 },
-      ...opts.controller,
-    });
-    const onDemandPrices = Object.fromEntries(INSTANCE_TYPES.map((t) => [t.type, t.onDemandPrice]));
-    const cloud = new Ec2Provider({ ec2, clock, onDemandPrices });
-    const templates = bootstrapTemplateSource({ s3, clock, settings, region: region(env), bundle: opts.bundle, log });
-    const finalized: FinalizeLog = new Map();
-    const replicaDeps = { clock, cloud, fleet, jobs, s3, cloudwatch, settings, templates, splitter, env, log };
-    const exportStart = clock.now();
-    replicas.push(startReplica(replicaDeps, `${hostname()}:rehearsal:1`, finalized));
+  // Held until the on-call questions are answered, so the export cannot end (and its nodes go) before (gate.ts).
+  const gate = await holdExport(jobs, {
+    exportId,
+    pool: names.pool,
+    partition: plan.record.partitionCount - 1,
+    owner: r.gateOwner,
+    holdMs: opts.timeoutMs + 60_000,
+  });
+  r.gate = gate;
+  log(`partition ${gate.partition} held by the rehearsal until the on-call check is done`);
+  return Object.assign(r, { jobs, fleet, seed, plan, exportId });
+}
 
-    const hazard = opts.hazard ?? null;
-    if (hazard && hazard.ratePerHour > 0) {
-      await simPost(opts.sim.url, "/hazard", { pool: names.pool, ratePerHour: hazard.ratePerHour, seed: hazard.seed });
-      log(`sim hazard on pool ${names.pool}: ${hazard.ratePerHour} interruptions per node per sim hour, seed ${hazard.seed}`);
-    }
+/** The controller, which provisions the pool in the sim; then the sim's hazard, if any. */
+async function startController(s: Staged): Promise<Live> {
+  const { opts, env, names, clock, log, s3, ec2, cloudwatch, splitter, jobs, fleet } = s;
+  const settings = controllerSettings.parse({
+    stateTable: names.stateTable,
+    artifactBucket: names.artifactBucket,
+    leaderLease: 10,
+    partitionLease: 20,
+    clockSkewMargin: 2,
+    heartbeatTimeout: 30,
+    orphanGrace: 60,
+    capacityErrorMemory: 60,
+    bundleUrlLifetime: 900,
+    splitMinRows: 1,
+    nodeAgent: { partitionLease: 20, heartbeatInterval: 4, idleExitAfter: 900, imdsPollInterval: 1 },
+    ...opts.controller,
+  });
+  const onDemandPrices = Object.fromEntries(INSTANCE_TYPES.map((t) => [t.type, t.onDemandPrice]));
+  const cloud = new Ec2Provider({ ec2, clock, onDemandPrices });
+  const templates = bootstrapTemplateSource({ s3, clock, settings, region: region(env), bundle: opts.bundle, log });
+  const finalized: FinalizeLog = new Map();
+  const replicaDeps: ControllerDeps = { clock, cloud, fleet, jobs, s3, cloudwatch, settings, templates, splitter, env, log };
+  const exportStart = clock.now();
+  s.replicas.push(startReplica(replicaDeps, `${hostname()}:rehearsal:1`, finalized));
 
-    // --- the run: watch progress, inject the planned faults at their fractions --------------------------------
-    const chaos = opts.chaos ?? {};
-    const triggers: Trigger[] = [
-      ...(chaos.interruptAt ?? []).map((at) => ({ at, kind: "interrupt" as const, done: false })),
-      ...(chaos.killAt ?? []).map((at) => ({ at, kind: "kill" as const, done: false })),
-      ...(chaos.rotateAt != null ? [{ at: chaos.rotateAt, kind: "rotate" as const, done: false }] : []),
-      ...(chaos.restartControllerAt != null ? [{ at: chaos.restartControllerAt, kind: "restart" as const, done: false }] : []),
-      ...(chaos.ensureInterruptionBy != null ? [{ at: chaos.ensureInterruptionBy, kind: "ensure" as const, done: false }] : []),
-    ].sort((a, b) => a.at - b.at);
-    const random = seededRandom(chaos.seed ?? 7);
-    const faulted = new Set<string>();
-    let rotatedAt: number | null = null;
-    let restartedAt: number | null = null;
-    const skipped: string[] = [];
-
-    /** A node holding a lease that has not been hit yet, picked by the seeded generator. */
-    const victim = async (): Promise<string | null> => {
-      const progress = await jobs.progress(exportId);
-      const nodes = new Map((await fleet.listNodes(names.pool)).map((n) => [n.instanceId, n]));
-      const busy = Object.keys(progress.owners)
-        .filter((id) => !faulted.has(id) && nodes.get(id)?.lifecycle === "READY" && nodes.get(id)?.retiringAt === null)
-        .sort();
-      return busy.length ? busy[Math.floor(random() * busy.length)]! : null;
-    };
-    const fire = async (t: Trigger): Promise<boolean> => {
-      if (t.kind === "rotate") {
-        log(`rotating the pool: ${await rotateWithCli(names.pool, names.stateTable, simEnv)}`);
-        rotatedAt = clock.now();
-        return true;
-      }
-      if (t.kind === "restart") {
-        const old = replicas.at(-1)!;
-        await old.crash();
-        replicas.push(startReplica(replicaDeps, `${hostname()}:rehearsal:${replicas.length + 1}`, finalized));
-        restartedAt = clock.now();
-        log(`controller ${old.owner} crashed (its leader lease runs out on its own); ${replicas.at(-1)!.owner} stands by to take over`);
-        return true;
-      }
-      if (t.kind === "ensure") {
-        const hit = (await simFaults(opts.sim.url, new Set((await fleet.listNodes(names.pool)).map((n) => n.instanceId)))).length;
-        if (hit > 0) return true;
-      }
-      const id = await victim();
-      if (!id) return false;
-      faulted.add(id);
-      if (t.kind === "kill") {
-        await simPost(opts.sim.url, `/instances/${id}/kill`, {});
-        log(`hard-killed ${id} (no notice: its leases are released by the controller or expire)`);
-      } else {
-        await simPost(opts.sim.url, `/instances/${id}/interrupt`, {});
-        log(`spot interruption notice sent to ${id}`);
-      }
-      return true;
-    };
-
-    // Halfway through, once a node is READY and working, ask the on-call questions of the live fleet through the CLI,
-    // in the background (~10 s) while the faults go on; the gate is opened when they are answered.
-    const nodesUp = () => oncallNodes({ simUrl: opts.sim.url, fleet, jobs, pool: names.pool, exportId, faulted });
-    let oncall: Promise<OncallCheck[]> | null = null;
-    let answered = false;
-    const askOncall = () =>
-      checkOncall({
-        env: simEnv,
-        stateTable: names.stateTable,
-        exportId,
-        pool: names.pool,
-        // Asked right before `logs` runs: nodes come and go meanwhile.
-        pickNodes: async () => (await nodesUp()).map((n) => n.instanceId),
-      }).finally(() => {
-        answered = true;
-      });
-    /** The point to ask at: enough rows committed (or nothing left to hand out) and a node up that holds a lease. */
-    const heldPoint = async (s: ProgressSnapshot, fraction: number): Promise<boolean> => {
-      if (fraction < (chaos.oncallAt ?? 0.5) && s.partitions.PENDING > 0) return false;
-      const up = await nodesUp();
-      // Only the gate's partition left: no node can be busy, an idle one up is the known point.
-      const onlyGate = s.partitions.PENDING === 0 && s.partitions.LEASED <= 1;
-      return up.some((n) => n.busy) || (onlyGate && up.length > 0);
-    };
-
-    const sampler = new ProgressSampler({ jobs, fleet, clock }, exportId, names.pool, exportStart);
-    let last: ProgressSnapshot | null = null;
-    for (;;) {
-      try {
-        last = await sampler.sample();
-        opts.onProgress?.(last);
-      } catch (err) {
-        log(`sampling progress failed (retrying): ${describeError(err)}`);
-      }
-      if (last?.state === "SUCCEEDED") break;
-      if (last && (last.state === "FAILED" || last.state === "CANCELLED")) throw new Error(`export ${exportId} ended ${last.state}`);
-      if (clock.now() - exportStart > opts.timeoutMs) {
-        throw new Error(`the export did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last: ${JSON.stringify(last)})`);
-      }
-      const fraction = last && last.rowsTotal > 0 ? last.rows / last.rowsTotal : 0;
-      try {
-        if (!oncall && last && (await heldPoint(last, fraction))) oncall = askOncall();
-        if (answered && gate) {
-          await gate.open();
-          gate = null;
-          log("on-call check done: the held partition is given back");
-        }
-      } catch (err) {
-        log(`the on-call hold failed (retrying): ${describeError(err)}`);
-      }
-      for (const t of triggers) {
-        if (t.done || fraction < t.at) continue;
-        try {
-          t.done = await fire(t);
-        } catch (err) {
-          log(`injecting ${t.kind} at ${Math.round(t.at * 100)}% failed (will retry): ${describeError(err)}`);
-        }
-        if (!t.done && fraction > t.at + 0.25) {
-          t.done = true;
-          skipped.push(`${t.kind}@${Math.round(t.at * 100)}%`);
-        }
-      }
-      await clock.sleep(opts.progressIntervalMs ?? 1000);
-    }
-    const exportMs = clock.now() - exportStart;
-    const oncallChecks = await (oncall ?? askOncall());
-    log(`export ${exportId} SUCCEEDED after ${(exportMs / 1000).toFixed(1)} s`);
-
-    // --- the end: stop the chaos and the controller, terminate the nodes, verify ------------------------------
-    if (hazard && hazard.ratePerHour > 0) await simPost(opts.sim.url, "/hazard", { pool: names.pool, ratePerHour: 0, seed: hazard.seed });
-    const leaders = replicas.map((r) => r.owner);
-    await replicas.at(-1)!.stop();
-    await terminatePool(cloud, fleet, names.pool, clock);
-    const nodes = await fleet.listNodes(names.pool);
-    const faults = await simFaults(opts.sim.url, new Set(nodes.map((n) => n.instanceId)));
-    const ledger = await ledgerFigures(jobs, exportId, faults, { ignoreOwner: gateOwner });
-    const cost = await exportCost({ jobs, fleet, clock }, exportId);
-    const pool = await fleet.getPool(names.pool);
-
-    const record = await jobs.getExport(exportId);
-    if (!record?.manifestKey) throw new Error(`export ${exportId} SUCCEEDED without a manifest`);
-    const manifest = await readManifest(s3, names.bucket, record.manifestKey);
-    const conn = await mysql.createConnection({
-      ...stackSource(env),
-      password: env.SPOTFERRY_MYSQL_PASSWORD,
-      charset: "UTF8MB4_GENERAL_CI",
-    });
-    let verify: Awaited<ReturnType<typeof verifyExport>>;
-    const verifyStart = clock.now();
-    try {
-      await conn.query("SET time_zone = '+00:00'");
-      verify = await verifyExport({ s3, conn }, manifest);
-    } finally {
-      await conn.end().catch(() => {});
-    }
-    log(
-      `verify: ${verify.rows.toLocaleString("en-US")} rows, ${verify.missing} missing, ${verify.duplicated} duplicated (${((clock.now() - verifyStart) / 1000).toFixed(1)} s)`,
-    );
-
-    return buildReport({
-      exportId,
-      plannedPartitions: plan.partitions,
-      rowsPlanned: plan.record.estimatedRows,
-      seeded: seed,
-      totalMs: clock.now() - t0,
-      exportMs,
-      faults,
-      ledger,
-      finalize: finalized.get(exportId) ?? null,
-      cost,
-      pool,
-      nodes,
-      rotatedAt,
-      restartedAt,
-      leaders,
-      skipped,
-      verify,
-      oncall: oncallChecks,
-    });
-  } finally {
-    await gate?.open().catch(() => {});
-    for (const r of replicas) await r.stop().catch(() => {});
-    await splitter.close();
-    for (const c of [ddb, s3, ec2, cloudwatch]) c.destroy();
+  const hazard = opts.hazard ?? null;
+  if (hazard && hazard.ratePerHour > 0) {
+    await simPost(opts.sim.url, "/hazard", { pool: names.pool, ratePerHour: hazard.ratePerHour, seed: hazard.seed });
+    log(`sim hazard on pool ${names.pool}: ${hazard.ratePerHour} interruptions per node per sim hour, seed ${hazard.seed}`);
   }
+  return Object.assign(s, { cloud, replicaDeps, finalized, exportStart, hazard, faulted: new Set<string>() });
+}
+
+/** The run: watch progress until the export succeeds, asking the on-call questions and injecting faults on the way. */
+async function driveExport(live: Live): Promise<RunOutcome> {
+  const { opts, clock, log, jobs, fleet, names, exportId, exportStart } = live;
+  const faults = planFaults(opts.chaos ?? {});
+  const oncall: OncallWatch = { asked: null, answered: false };
+  const sampler = new ProgressSampler({ jobs, fleet, clock }, exportId, names.pool, exportStart);
+  let last: ProgressSnapshot | null = null;
+  for (;;) {
+    try {
+      last = await sampler.sample();
+      opts.onProgress?.(last);
+    } catch (err) {
+      log(`sampling progress failed (retrying): ${describeError(err)}`);
+    }
+    if (last?.state === "SUCCEEDED") break;
+    if (last && (last.state === "FAILED" || last.state === "CANCELLED")) throw new Error(`export ${exportId} ended ${last.state}`);
+    if (clock.now() - exportStart > opts.timeoutMs) {
+      throw new Error(`the export did not finish within ${Math.round(opts.timeoutMs / 1000)} s (last: ${JSON.stringify(last)})`);
+    }
+    const fraction = last && last.rowsTotal > 0 ? last.rows / last.rowsTotal : 0;
+    await advanceOncall(live, oncall, last, fraction);
+    await injectDue(live, faults, fraction);
+    await clock.sleep(opts.progressIntervalMs ?? 1000);
+  }
+  const exportMs = clock.now() - exportStart;
+  const checks = await (oncall.asked ?? askOncall(live, oncall));
+  log(`export ${exportId} SUCCEEDED after ${(exportMs / 1000).toFixed(1)} s`);
+  return { exportMs, oncall: checks, rotatedAt: faults.rotatedAt, restartedAt: faults.restartedAt, skipped: faults.skipped };
+}
+
+/** The on-call check: asked once (in the background), and whether it has been answered. */
+interface OncallWatch {
+  asked: Promise<OncallCheck[]> | null;
+  answered: boolean;
+}
+
+const nodesUp = (live: Live) =>
+  oncallNodes({
+    simUrl: live.opts.sim.url,
+    fleet: live.fleet,
+    jobs: live.jobs,
+    pool: live.names.pool,
+    exportId: live.exportId,
+    faulted: live.faulted,
+  });
+
+function askOncall(live: Live, watch: OncallWatch): Promise<OncallCheck[]> {
+  return checkOncall({
+    env: live.simEnv,
+    stateTable: live.names.stateTable,
+    exportId: live.exportId,
+    pool: live.names.pool,
+    // Asked right before `logs` runs: nodes come and go meanwhile.
+    pickNodes: async () => (await nodesUp(live)).map((n) => n.instanceId),
+  }).finally(() => {
+    watch.answered = true;
+  });
+}
+
+/**
+ * Halfway through, once a node is READY and working, ask the on-call questions of the live fleet through the CLI,
+ * in the background (~10 s) while the faults go on; the gate is opened when they are answered.
+ */
+async function advanceOncall(live: Live, watch: OncallWatch, last: ProgressSnapshot | null, fraction: number): Promise<void> {
+  try {
+    if (!watch.asked && last && (await heldPoint(live, last, fraction))) watch.asked = askOncall(live, watch);
+    if (watch.answered && live.gate) {
+      await live.gate.open();
+      live.gate = null;
+      live.log("on-call check done: the held partition is given back");
+    }
+  } catch (err) {
+    live.log(`the on-call hold failed (retrying): ${describeError(err)}`);
+  }
+}
+
+/** The point to ask at: enough rows committed (or nothing left to hand out) and a node up that holds a lease. */
+async function heldPoint(live: Live, s: ProgressSnapshot, fraction: number): Promise<boolean> {
+  if (fraction < (live.opts.chaos?.oncallAt ?? 0.5) && s.partitions.PENDING > 0) return false;
+  const up = await nodesUp(live);
+  // Only the gate's partition left: no node can be busy, an idle one up is the known point.
+  const onlyGate = s.partitions.PENDING === 0 && s.partitions.LEASED <= 1;
+  return up.some((n) => n.busy) || (onlyGate && up.length > 0);
+}
+
+/** The end: stop the chaos and the controller, terminate the nodes, gather the figures, verify. */
+async function wrapUp(live: Live, run: RunOutcome): Promise<RehearsalReport> {
+  const { opts, names, clock, jobs, fleet, exportId, hazard, plan } = live;
+  if (hazard && hazard.ratePerHour > 0) await simPost(opts.sim.url, "/hazard", { pool: names.pool, ratePerHour: 0, seed: hazard.seed });
+  const leaders = live.replicas.map((r) => r.owner);
+  await live.replicas.at(-1)!.stop();
+  await terminatePool(live.cloud, fleet, names.pool, clock);
+  const nodes = await fleet.listNodes(names.pool);
+  const faults = await simFaults(opts.sim.url, new Set(nodes.map((n) => n.instanceId)));
+  const ledger = await ledgerFigures(jobs, exportId, faults, { ignoreOwner: live.gateOwner });
+  const cost = await exportCost({ jobs, fleet, clock }, exportId);
+  const pool = await fleet.getPool(names.pool);
+  const verify = await verifyAgainstSource(live);
+
+  return buildReport({
+    exportId,
+    plannedPartitions: plan.partitions,
+    rowsPlanned: plan.record.estimatedRows,
+    seeded: live.seed,
+    totalMs: clock.now() - live.t0,
+    exportMs: run.exportMs,
+    faults,
+    ledger,
+    finalize: live.finalized.get(exportId) ?? null,
+    cost,
+    pool,
+    nodes,
+    rotatedAt: run.rotatedAt,
+    restartedAt: run.restartedAt,
+    leaders,
+    skipped: run.skipped,
+    verify,
+    oncall: run.oncall,
+  });
+}
+
+/** `export verify`: the manifest's objects against the source table. */
+async function verifyAgainstSource(live: Live): Promise<Awaited<ReturnType<typeof verifyExport>>> {
+  const { s3, env, clock, exportId } = live;
+  const record = await live.jobs.getExport(exportId);
+  if (!record?.manifestKey) throw new Error(`export ${exportId} SUCCEEDED without a manifest`);
+  const manifest = await readManifest(s3, live.names.bucket, record.manifestKey);
+  const conn = await mysql.createConnection({
+    ...stackSource(env),
+    password: env.SPOTFERRY_MYSQL_PASSWORD,
+    charset: "UTF8MB4_GENERAL_CI",
+  });
+  let verify: Awaited<ReturnType<typeof verifyExport>>;
+  const verifyStart = clock.now();
+  try {
+    await conn.query("SET time_zone = '+00:00'");
+    verify = await verifyExport({ s3, conn }, manifest);
+  } finally {
+    await conn.end().catch(() => {});
+  }
+  live.log(
+    `verify: ${verify.rows.toLocaleString("en-US")} rows, ${verify.missing} missing, ${verify.duplicated} duplicated (${((clock.now() - verifyStart) / 1000).toFixed(1)} s)`,
+  );
+  return verify;
 }
 
 /** Terminates every instance of the pool and records each node TERMINATED (so their cost stops accruing). */
