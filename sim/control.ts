@@ -44,77 +44,104 @@ export async function handleControl(w: World, method: string, url: URL, body: st
       return json(400, { error: `reading the ${path} request: body is not JSON` });
     }
   }
+  const req: ControlRequest = { url, path, input, onShutdown };
   try {
-    if (method === "GET" && path === "/health") return json(200, { ok: true, pid: process.pid, url: w.url });
-    if (method === "GET" && path === "/status") {
-      return json(200, {
-        url: w.url,
-        pid: process.pid,
-        stateDir: w.settings.stateDir,
-        region: w.geo.region,
-        timeScale: w.settings.timeScale,
-        ec2Actions: EC2_ACTIONS,
-        instances: summary(w),
-        capacity: w.market.capacitySettings(),
-        ...w.chaos.status(),
-      });
-    }
-    if (method === "GET" && path === "/instances") return json(200, summary(w));
-    if (method === "GET" && path === "/catalogue") {
-      return json(200, {
-        zones: w.geo.zones,
-        subnets: w.geo.subnets,
-        instanceTypes: INSTANCE_TYPES.map((t) => ({
-          ...t,
-          spotPrices: Object.fromEntries(w.geo.zones.map((z) => [z, w.market.spotPrice(t.type, z) ?? baseSpotPrice(w.geo, t, z)])),
-        })),
-      });
-    }
-    if (method === "GET" && path === "/events") {
-      const since = Number(url.searchParams.get("since") ?? 0);
-      const types = url.searchParams.get("type")?.split(",").filter(Boolean);
-      const lines = w.events.list(Number.isFinite(since) ? since : 0, types).map((e) => JSON.stringify(e));
-      return { status: 200, body: lines.length ? `${lines.join("\n")}\n` : "", contentType: "application/x-ndjson" };
-    }
-    const action = /^\/instances\/([^/]+)\/(interrupt|rebalance|kill)$/.exec(path);
-    if (method === "POST" && action) {
-      const [, id = "", verb] = action;
-      if (verb === "interrupt") {
-        const notice = input.noticeSeconds === undefined ? undefined : Number(input.noticeSeconds);
-        if (notice !== undefined && !(notice >= 0)) return json(400, { error: `interrupting ${id}: noticeSeconds must be >= 0` });
-        return json(200, w.chaos.interrupt(id, notice));
-      }
-      if (verb === "rebalance") w.chaos.rebalance(id);
-      else w.chaos.kill(id);
-      return json(200, { instanceId: id, ok: true });
-    }
-    if (method === "POST" && path === "/hazard") {
-      w.chaos.hazard(String(input.pool ?? ""), Number(input.ratePerHour), Number(input.seed ?? 1), input.tag as string | undefined);
-      return json(200, w.chaos.status());
-    }
-    if (method === "POST" && path === "/capacity") {
-      const a = input.available;
-      const available = a === null || a === undefined || a === "unlimited" ? undefined : a === "none" ? 0 : Number(a);
-      const market = (input.market ?? "spot") as Market;
-      if (market !== "spot" && market !== "on-demand") return json(400, { error: "setting capacity: market must be spot or on-demand" });
-      w.chaos.setCapacity(market, String(input.instanceType), String(input.zone), available);
-      return json(200, { capacity: w.market.capacitySettings() });
-    }
-    if (method === "POST" && path === "/price") {
-      w.chaos.setPrice(String(input.instanceType), String(input.zone), Number(input.price));
-      return json(200, { ok: true });
-    }
-    if (method === "POST" && path === "/throttle") {
-      w.chaos.throttle(Number(input.count ?? 1), input.actions as string[] | undefined);
-      return json(200, { ok: true });
-    }
-    if (method === "POST" && path === "/shutdown") {
-      setImmediate(onShutdown);
-      return json(200, { ok: true });
-    }
-    return json(404, { error: `${method} ${url.pathname}: no such control endpoint` });
+    const reply = method === "GET" ? answerGet(w, req) : method === "POST" ? answerPost(w, req) : undefined;
+    return reply ?? json(404, { error: `${method} ${url.pathname}: no such control endpoint` });
   } catch (err) {
     const message = (err as Error).message;
     return json(/no such instance/.test(message) ? 404 : 400, { error: message });
   }
+}
+
+interface ControlRequest {
+  url: URL;
+  /** The path under CONTROL_PREFIX, without trailing slashes ("/" for the prefix itself). */
+  path: string;
+  /** The JSON body ({} without one). */
+  input: Record<string, unknown>;
+  onShutdown: () => void;
+}
+
+/** The reply to a GET, or undefined when no endpoint answers it. */
+function answerGet(w: World, { url, path }: ControlRequest): ControlReply | undefined {
+  if (path === "/health") return json(200, { ok: true, pid: process.pid, url: w.url });
+  if (path === "/status") {
+    return json(200, {
+      url: w.url,
+      pid: process.pid,
+      stateDir: w.settings.stateDir,
+      region: w.geo.region,
+      timeScale: w.settings.timeScale,
+      ec2Actions: EC2_ACTIONS,
+      instances: summary(w),
+      capacity: w.market.capacitySettings(),
+      ...w.chaos.status(),
+    });
+  }
+  if (path === "/instances") return json(200, summary(w));
+  if (path === "/catalogue") {
+    return json(200, {
+      zones: w.geo.zones,
+      subnets: w.geo.subnets,
+      instanceTypes: INSTANCE_TYPES.map((t) => ({
+        ...t,
+        spotPrices: Object.fromEntries(w.geo.zones.map((z) => [z, w.market.spotPrice(t.type, z) ?? baseSpotPrice(w.geo, t, z)])),
+      })),
+    });
+  }
+  if (path === "/events") {
+    const since = Number(url.searchParams.get("since") ?? 0);
+    const types = url.searchParams.get("type")?.split(",").filter(Boolean);
+    const lines = w.events.list(Number.isFinite(since) ? since : 0, types).map((e) => JSON.stringify(e));
+    return { status: 200, body: lines.length ? `${lines.join("\n")}\n` : "", contentType: "application/x-ndjson" };
+  }
+  return undefined;
+}
+
+/** The reply to a POST, or undefined when no endpoint answers it. */
+function answerPost(w: World, { path, input, onShutdown }: ControlRequest): ControlReply | undefined {
+  const action = /^\/instances\/([^/]+)\/(interrupt|rebalance|kill)$/.exec(path);
+  if (action) {
+    const [, id = "", verb] = action;
+    return instanceAction(w, id, verb, input);
+  }
+  if (path === "/hazard") {
+    w.chaos.hazard(String(input.pool ?? ""), Number(input.ratePerHour), Number(input.seed ?? 1), input.tag as string | undefined);
+    return json(200, w.chaos.status());
+  }
+  if (path === "/capacity") return setCapacity(w, input);
+  if (path === "/price") {
+    w.chaos.setPrice(String(input.instanceType), String(input.zone), Number(input.price));
+    return json(200, { ok: true });
+  }
+  if (path === "/throttle") {
+    w.chaos.throttle(Number(input.count ?? 1), input.actions as string[] | undefined);
+    return json(200, { ok: true });
+  }
+  if (path === "/shutdown") {
+    setImmediate(onShutdown);
+    return json(200, { ok: true });
+  }
+  return undefined;
+}
+
+function instanceAction(w: World, id: string, verb: string | undefined, input: Record<string, unknown>): ControlReply {
+  if (verb === "interrupt") {
+    const notice = input.noticeSeconds === undefined ? undefined : Number(input.noticeSeconds);
+    if (notice !== undefined && !(notice >= 0)) return json(400, { error: `interrupting ${id}: noticeSeconds must be >= 0` });
+    return json(200, w.chaos.interrupt(id, notice));
+  }
+  if (verb === "rebalance") w.chaos.rebalance(id);
+  else w.chaos.kill(id);
+  return json(200, { instanceId: id, ok: true });
+}
+
+function setCapacity(w: World, input: Record<string, unknown>): ControlReply {
+  const a = input.available;
+  const available = a === null || a === undefined || a === "unlimited" ? undefined : a === "none" ? 0 : Number(a);
+  const market = (input.market ?? "spot") as Market;
+  if (market !== "spot" && market !== "on-demand") return json(400, { error: "setting capacity: market must be spot or on-demand" });
+  w.chaos.setCapacity(market, String(input.instanceType), String(input.zone), available);
+  return json(200, { capacity: w.market.capacitySettings() });
 }

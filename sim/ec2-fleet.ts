@@ -10,6 +10,7 @@ import {
   type Reservation,
   RunInstances$,
   type RunInstancesRequest,
+  type TargetCapacitySpecificationRequest,
 } from "@aws-sdk/client-ec2";
 import { instanceTypeInfo, subnetInZone, zoneOfSubnet } from "./catalogue.ts";
 import { type Ec2Operation, op, tagsFor } from "./ec2-common.ts";
@@ -167,7 +168,40 @@ export function createFleet(w: World, input: CreateFleetRequest): CreateFleetRes
   if ((input.Type ?? "maintain") !== "instant") {
     throw new Ec2Error("Unsupported", `Fleet type ${input.Type ?? "maintain"} is not supported by the sim; use instant.`);
   }
-  const total = target.TotalTargetCapacity;
+  const { onDemand, spot } = marketTargets(target, target.TotalTargetCapacity);
+  const errors: CreateFleetError[] = [];
+  const fleet: FleetLaunch = {
+    w,
+    input,
+    fleetId: `fleet-${crypto.randomUUID()}`,
+    errors,
+    cands: candidates(w, input, errors),
+    requestTags: tagRecord(tagsFor(input.TagSpecifications, "instance")),
+    groups: new Map(),
+  };
+  fillMarket(fleet, { market: "on-demand", wanted: onDemand, strategy: input.OnDemandOptions?.AllocationStrategy });
+  fillMarket(fleet, { market: "spot", wanted: spot, strategy: input.SpotOptions?.AllocationStrategy });
+
+  const instances: CreateFleetInstance[] = [...fleet.groups.values()].map((g) => ({
+    LaunchTemplateAndOverrides: overridesResponse(g.c),
+    Lifecycle: g.market,
+    InstanceIds: g.ids,
+    InstanceType: g.c.type as _InstanceType,
+  }));
+  w.events.add("fleet-created", {
+    fleetId: fleet.fleetId,
+    requested: { spot, onDemand },
+    launched: instances.flatMap((i) => i.InstanceIds ?? []),
+    errors: errors.map(
+      (e) =>
+        `${e.ErrorCode}:${e.LaunchTemplateAndOverrides?.Overrides?.InstanceType}/${e.LaunchTemplateAndOverrides?.Overrides?.AvailabilityZone ?? e.LaunchTemplateAndOverrides?.Overrides?.SubnetId}`,
+    ),
+  });
+  return { FleetId: fleet.fleetId, Errors: errors, Instances: instances };
+}
+
+/** Each market's share of the target capacity: the explicit shares, and the rest to the default market. */
+function marketTargets(target: TargetCapacitySpecificationRequest, total: number): { onDemand: number; spot: number } {
   const defaultType = target.DefaultTargetCapacityType ?? "on-demand";
   if (defaultType !== "spot" && defaultType !== "on-demand") {
     throw invalidValue("TargetCapacitySpecification.DefaultTargetCapacityType", defaultType, "Expected spot or on-demand.");
@@ -177,71 +211,62 @@ export function createFleet(w: World, input: CreateFleetRequest): CreateFleetRes
   if (total < 0 || onDemand < 0 || spot < 0 || onDemand + spot > total) {
     throw invalidValue("TargetCapacitySpecification", total, "On-Demand and Spot capacities must add up to at most the total.");
   }
-  const fleetId = `fleet-${crypto.randomUUID()}`;
-  const errors: CreateFleetError[] = [];
-  const cands = candidates(w, input, errors);
-  const requestTags = tagRecord(tagsFor(input.TagSpecifications, "instance"));
-  // One group per (override, market), as EC2 answers: a fleet that fills both markets from one override lists it twice.
-  const groups = new Map<string, { c: Candidate; market: Market; ids: string[] }>();
-  const keyOf = (c: Candidate, market: Market) => `${cands.indexOf(c)}|${market}`;
+  return { onDemand, spot };
+}
 
-  const fill = (market: Market, wanted: number, strategy: string | undefined) => {
-    let needed = wanted;
-    for (const c of order(w, market, strategy, cands)) {
-      if (needed <= 0) break;
-      const p = price(w, market, c);
-      const maxPrice = c.maxPrice ?? (market === "spot" ? Number(input.SpotOptions?.MaxTotalPrice ?? Infinity) : Infinity);
-      if (market === "spot" && p > maxPrice) {
-        errors.push({
-          LaunchTemplateAndOverrides: overridesResponse(c),
-          Lifecycle: "spot",
-          ErrorCode: "SpotMaxPriceTooLow",
-          ErrorMessage: `Your Spot request price of ${maxPrice} is lower than the minimum required Spot request fulfillment price of ${p}.`,
-        });
-        continue;
-      }
-      const n = Math.min(needed, remaining(w, market, c.type, c.zone));
-      if (n < needed) {
-        errors.push({
-          LaunchTemplateAndOverrides: overridesResponse(c),
-          Lifecycle: market,
-          ErrorCode: "InsufficientInstanceCapacity",
-          ErrorMessage: capacityMessage(market, c),
-        });
-      }
-      if (n === 0) continue;
-      const reservationId = newId("r");
-      const tags = {
-        ...requestTags,
-        "aws:ec2:fleet-id": fleetId,
-        "aws:ec2launchtemplate:id": c.ltId,
-        "aws:ec2launchtemplate:version": String(c.ltVersion),
-      };
-      const group = groups.get(keyOf(c, market)) ?? { c, market, ids: [] };
-      for (let k = 0; k < n; k++) group.ids.push(launchOne(w, c, market, reservationId, tags).id);
-      groups.set(keyOf(c, market), group);
-      needed -= n;
+/** One CreateFleet call while it launches: what both markets fill from and what they add to. */
+interface FleetLaunch {
+  w: World;
+  input: CreateFleetRequest;
+  fleetId: string;
+  cands: Candidate[];
+  requestTags: Record<string, string>;
+  errors: CreateFleetError[];
+  /** One group per (override, market), as EC2 answers: a fleet that fills both markets from one override lists it twice. */
+  groups: Map<string, { c: Candidate; market: Market; ids: string[] }>;
+}
+
+/** Launches up to `wanted` instances of one market, pool by pool in its strategy's order, reporting each pool that falls short. */
+function fillMarket(fleet: FleetLaunch, share: { market: Market; wanted: number; strategy: string | undefined }): void {
+  const { w, input, cands, errors, groups } = fleet;
+  const { market } = share;
+  const keyOf = (c: Candidate) => `${cands.indexOf(c)}|${market}`;
+  let needed = share.wanted;
+  for (const c of order(w, market, share.strategy, cands)) {
+    if (needed <= 0) break;
+    const p = price(w, market, c);
+    const maxPrice = c.maxPrice ?? (market === "spot" ? Number(input.SpotOptions?.MaxTotalPrice ?? Infinity) : Infinity);
+    if (market === "spot" && p > maxPrice) {
+      errors.push({
+        LaunchTemplateAndOverrides: overridesResponse(c),
+        Lifecycle: "spot",
+        ErrorCode: "SpotMaxPriceTooLow",
+        ErrorMessage: `Your Spot request price of ${maxPrice} is lower than the minimum required Spot request fulfillment price of ${p}.`,
+      });
+      continue;
     }
-  };
-  fill("on-demand", onDemand, input.OnDemandOptions?.AllocationStrategy);
-  fill("spot", spot, input.SpotOptions?.AllocationStrategy);
-
-  const instances: CreateFleetInstance[] = [...groups.values()].map((g) => ({
-    LaunchTemplateAndOverrides: overridesResponse(g.c),
-    Lifecycle: g.market,
-    InstanceIds: g.ids,
-    InstanceType: g.c.type as _InstanceType,
-  }));
-  w.events.add("fleet-created", {
-    fleetId,
-    requested: { spot, onDemand },
-    launched: instances.flatMap((i) => i.InstanceIds ?? []),
-    errors: errors.map(
-      (e) =>
-        `${e.ErrorCode}:${e.LaunchTemplateAndOverrides?.Overrides?.InstanceType}/${e.LaunchTemplateAndOverrides?.Overrides?.AvailabilityZone ?? e.LaunchTemplateAndOverrides?.Overrides?.SubnetId}`,
-    ),
-  });
-  return { FleetId: fleetId, Errors: errors, Instances: instances };
+    const n = Math.min(needed, remaining(w, market, c.type, c.zone));
+    if (n < needed) {
+      errors.push({
+        LaunchTemplateAndOverrides: overridesResponse(c),
+        Lifecycle: market,
+        ErrorCode: "InsufficientInstanceCapacity",
+        ErrorMessage: capacityMessage(market, c),
+      });
+    }
+    if (n === 0) continue;
+    const reservationId = newId("r");
+    const tags = {
+      ...fleet.requestTags,
+      "aws:ec2:fleet-id": fleet.fleetId,
+      "aws:ec2launchtemplate:id": c.ltId,
+      "aws:ec2launchtemplate:version": String(c.ltVersion),
+    };
+    const group = groups.get(keyOf(c)) ?? { c, market, ids: [] };
+    for (let k = 0; k < n; k++) group.ids.push(launchOne(w, c, market, reservationId, tags).id);
+    groups.set(keyOf(c), group);
+    needed -= n;
+  }
 }
 
 export function runInstances(w: World, input: RunInstancesRequest): Reservation {

@@ -22,85 +22,109 @@ const withYes = (cmd: Command) => withCommon(cmd).option("-y, --yes", "do it wit
 const say = (flags: CommonFlags, line: string) => (flags.json ? undefined : process.stdout.write(`${line}\n`));
 
 export function registerActionCommands(program: Command): void {
+  registerRetry(program);
+  registerCancel(program);
+  registerDrain(program);
+  registerScale(program);
+  registerLogs(program);
+}
+
+function registerRetry(program: Command): void {
   withYes(program.command("retry"))
     .argument("<id>", "export id")
     .argument("[n]", "partition number (default: every QUARANTINED partition)")
-    .action((id: string, nText: string | undefined, flags: ActionFlags) =>
-      runCommand(async () => {
-        const partition = nText === undefined ? undefined : parsePartition(nText);
-        await withStores(flags, async (d) => {
-          const plan = await planRetry(d.jobs, { exportId: id, partition });
-          await confirm(plan.description, flags);
-          const result = await applyRetry(d.jobs, plan, { by: operator() });
-          if (flags.json) printJson(result);
-          say(flags, `export ${id}: ${result.retried.length} partition(s) back on the queue (${result.retried.join(", ")})`);
-          for (const s of result.skipped) say(flags, `  skipped ${s.partition}: ${s.reason}`);
-        });
-      }),
-    );
+    .action((id: string, nText: string | undefined, flags: ActionFlags) => runCommand(() => retry(id, nText, flags)));
+}
 
+async function retry(id: string, nText: string | undefined, flags: ActionFlags): Promise<void> {
+  const partition = nText === undefined ? undefined : parsePartition(nText);
+  await withStores(flags, async (d) => {
+    const plan = await planRetry(d.jobs, { exportId: id, partition });
+    await confirm(plan.description, flags);
+    const result = await applyRetry(d.jobs, plan, { by: operator() });
+    if (flags.json) printJson(result);
+    say(flags, `export ${id}: ${result.retried.length} partition(s) back on the queue (${result.retried.join(", ")})`);
+    for (const s of result.skipped) say(flags, `  skipped ${s.partition}: ${s.reason}`);
+  });
+}
+
+type CancelFlags = ActionFlags & { reason?: string };
+
+function registerCancel(program: Command): void {
   withYes(program.command("cancel"))
     .argument("<id>", "export id")
     .option("--reason <text>", "recorded on the export")
-    .action((id: string, flags: ActionFlags & { reason?: string }) =>
-      runCommand(() =>
-        withStores(flags, async (d) => {
-          const plan = await planCancel(d.jobs, { exportId: id });
-          await confirm(plan.description, flags);
-          const result = await applyCancel(d.jobs, plan, { reason: flags.reason ?? `by ${operator()}` });
-          if (flags.json) printJson(result);
-          say(
-            flags,
-            `export ${id}: CANCELLED; ${result.dequeued} pending partitions taken off the queue; ${result.leased} leased partitions stop at their next chunk`,
-          );
-        }),
-      ),
-    );
+    .action((id: string, flags: CancelFlags) => runCommand(() => cancel(id, flags)));
+}
 
+function cancel(id: string, flags: CancelFlags): Promise<void> {
+  return withStores(flags, async (d) => {
+    const plan = await planCancel(d.jobs, { exportId: id });
+    await confirm(plan.description, flags);
+    const result = await applyCancel(d.jobs, plan, { reason: flags.reason ?? `by ${operator()}` });
+    if (flags.json) printJson(result);
+    say(
+      flags,
+      `export ${id}: CANCELLED; ${result.dequeued} pending partitions taken off the queue; ${result.leased} leased partitions stop at their next chunk`,
+    );
+  });
+}
+
+type DrainFlags = ActionFlags & { pool?: string };
+
+function registerDrain(program: Command): void {
   withYes(program.command("drain"))
     .argument("<node>", "instance id")
     .option("--pool <pool>", "its pool (default: searched in every pool)")
-    .action((id: string, flags: ActionFlags & { pool?: string }) =>
-      runCommand(() =>
-        withStores(flags, async (d) => {
-          const plan = await planDrain(d.fleet, { instanceId: id, pool: flags.pool });
-          await confirm(plan.description, flags);
-          const ec2 = ec2Client();
-          try {
-            const result = await applyDrain({ fleet: d.fleet, cloud: new Ec2Provider({ ec2 }), clock: d.clock }, plan, { by: operator() });
-            if (result.warning) process.stderr.write(`warning: ${result.warning}\n`);
-            if (flags.json)
-              printJson({
-                node: result.node,
-                pool: result.pool,
-                lifecycle: result.lifecycle,
-                terminateRequested: result.terminateRequested,
-              });
-            say(flags, `node ${id}: DRAINING${result.terminateRequested ? "; termination requested" : ""}`);
-          } finally {
-            ec2.destroy();
-          }
-        }),
-      ),
-    );
+    .action((id: string, flags: DrainFlags) => runCommand(() => drain(id, flags)));
+}
 
+function drain(id: string, flags: DrainFlags): Promise<void> {
+  return withStores(flags, async (d) => {
+    const plan = await planDrain(d.fleet, { instanceId: id, pool: flags.pool });
+    await confirm(plan.description, flags);
+    const ec2 = ec2Client();
+    try {
+      const result = await applyDrain({ fleet: d.fleet, cloud: new Ec2Provider({ ec2 }), clock: d.clock }, plan, { by: operator() });
+      if (result.warning) process.stderr.write(`warning: ${result.warning}\n`);
+      if (flags.json)
+        printJson({
+          node: result.node,
+          pool: result.pool,
+          lifecycle: result.lifecycle,
+          terminateRequested: result.terminateRequested,
+        });
+      say(flags, `node ${id}: DRAINING${result.terminateRequested ? "; termination requested" : ""}`);
+    } finally {
+      ec2.destroy();
+    }
+  });
+}
+
+type ScaleFlags = ActionFlags & { min?: string; max?: string };
+
+function registerScale(program: Command): void {
   withYes(program.command("scale"))
     .argument("<pool>", "pool name")
     .option("--min <n>", "new minimum node count")
     .option("--max <n>", "new maximum node count")
-    .action((name: string, flags: ActionFlags & { min?: string; max?: string }) =>
-      runCommand(() =>
-        withStores(flags, async (d) => {
-          const bound = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-          const plan = await planScale(d.fleet, { pool: name, min: bound(flags.min), max: bound(flags.max) });
-          await confirm(plan.description, flags);
-          const result = await applyScale(d.fleet, plan);
-          if (flags.json) printJson(result);
-          say(flags, `pool ${name}: min ${result.capacity.min}, max ${result.capacity.max}`);
-        }),
-      ),
-    );
+    .action((name: string, flags: ScaleFlags) => runCommand(() => scale(name, flags)));
+}
 
+function scale(name: string, flags: ScaleFlags): Promise<void> {
+  return withStores(flags, async (d) => {
+    const bound = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    const plan = await planScale(d.fleet, { pool: name, min: bound(flags.min), max: bound(flags.max) });
+    await confirm(plan.description, flags);
+    const result = await applyScale(d.fleet, plan);
+    if (flags.json) printJson(result);
+    say(flags, `pool ${name}: min ${result.capacity.min}, max ${result.capacity.max}`);
+  });
+}
+
+type LogsFlags = CommonFlags & SshFlags & { follow?: boolean; lines: string };
+
+function registerLogs(program: Command): void {
   withCommon(program.command("logs"))
     .argument("<node>", "instance id")
     .option("-f, --follow", "keep streaming until Ctrl-C")
@@ -109,36 +133,39 @@ export function registerActionCommands(program: Command): void {
     .option("--port <port>", "SSH port (default 22)")
     .option("--user <name>", "login (default ec2-user)")
     .option("--identity <file>", "private key (default $SPOTFERRY_SSH_KEY or ~/.ssh/id_ed25519)")
-    .action((id: string, flags: CommonFlags & SshFlags & { follow?: boolean; lines: string }) =>
-      runCommand(async () => {
-        const lines = Number(flags.lines);
-        if (!Number.isInteger(lines) || lines < 0)
-          throw new UserError(`--lines: expected a whole number, got "${flags.lines}"`, { exitCode: ExitCode.usage });
-        const ec2 = ec2Client();
-        let session: NodeSession;
-        try {
-          session = await NodeSession.connect(await sshTarget(ec2, id, flags));
-        } catch (err) {
-          if (err instanceof HostKeyMismatchError) throw new UserError(err.message, { exitCode: ExitCode.checkFailed });
-          throw err;
-        } finally {
-          ec2.destroy();
-        }
-        const stop = new AbortController();
-        process.once("SIGINT", () => stop.abort());
-        try {
-          const command = AGENT_LOG_COMMAND.replaceAll("-n 200", `-n ${lines}`);
-          // Without --follow the same command runs without its follow flags, so it prints and exits.
-          const once = command.replaceAll(" -F ", " ").replace(" -f -n", " --no-pager -n");
-          const result = await session.exec(flags.follow ? command : once, {
-            signal: stop.signal,
-            maxBuffer: 0,
-            onData: (chunk, from) => (from === "stdout" ? process.stdout : process.stderr).write(chunk),
-          });
-          if (!stop.signal.aborted && result.code !== 0) throw new UserError(`reading the agent log on ${id} exited ${result.code}`);
-        } finally {
-          session.close();
-        }
-      }),
-    );
+    .action((id: string, flags: LogsFlags) => runCommand(() => logs(id, flags)));
+}
+
+async function logs(id: string, flags: LogsFlags): Promise<void> {
+  const lines = Number(flags.lines);
+  if (!Number.isInteger(lines) || lines < 0)
+    throw new UserError(`--lines: expected a whole number, got "${flags.lines}"`, { exitCode: ExitCode.usage });
+  const session = await connectToNode(id, flags);
+  const stop = new AbortController();
+  process.once("SIGINT", () => stop.abort());
+  try {
+    const command = AGENT_LOG_COMMAND.replaceAll("-n 200", `-n ${lines}`);
+    // Without --follow the same command runs without its follow flags, so it prints and exits.
+    const once = command.replaceAll(" -F ", " ").replace(" -f -n", " --no-pager -n");
+    const result = await session.exec(flags.follow ? command : once, {
+      signal: stop.signal,
+      maxBuffer: 0,
+      onData: (chunk, from) => (from === "stdout" ? process.stdout : process.stderr).write(chunk),
+    });
+    if (!stop.signal.aborted && result.code !== 0) throw new UserError(`reading the agent log on ${id} exited ${result.code}`);
+  } finally {
+    session.close();
+  }
+}
+
+async function connectToNode(id: string, flags: SshFlags): Promise<NodeSession> {
+  const ec2 = ec2Client();
+  try {
+    return await NodeSession.connect(await sshTarget(ec2, id, flags));
+  } catch (err) {
+    if (err instanceof HostKeyMismatchError) throw new UserError(err.message, { exitCode: ExitCode.checkFailed });
+    throw err;
+  } finally {
+    ec2.destroy();
+  }
 }

@@ -67,7 +67,12 @@ interface RunFlags {
 
 /** `spotferry controller run`, `spotferry pool apply FILE`, `spotferry rotate POOL`. */
 export function registerControllerCommands(program: Command): void {
-  const controller = program.command("controller");
+  registerControllerRun(program.command("controller"));
+  registerPoolApply(program);
+  registerRotate(program);
+}
+
+function registerControllerRun(controller: Command): void {
   controller
     .command("run")
     .description("reconcile pools and exports: provision, replace interrupted nodes, rotate, reap, finalize (leader-elected)")
@@ -77,96 +82,106 @@ export function registerControllerCommands(program: Command): void {
     .option("--user-data <file>", "fixed shell script for the nodes instead of the rendered bootstrap ($SPOTFERRY_USER_DATA)")
     .option("--owner <id>", "this replica's id in the leader lease (default host:pid:random)")
     .option("--json", "with --once: print what ran as JSON")
-    .action((flags: RunFlags) =>
-      runCommand(async () => {
-        const settings = await loadSettings(flags.config, flags.stateTable);
-        const { client, fleet } = fleetStore(settings);
-        const s3 = s3Client();
-        const ec2 = ec2Client();
-        const cloudwatch = cloudWatchClient();
-        // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
-        await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
-        const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
-        const finalize = async (exportId: string) => {
-          const record = await jobs.getExport(exportId);
-          if (!record) throw new Error(`export ${exportId} not found`);
-          const source = await openExportSource(record, systemClock);
-          try {
-            const r = await finalizeExport({ store: jobs, s3, clock: systemClock, schema: () => source.columns(), log }, exportId);
-            log(
-              `finalized export ${exportId}: ${r.rows} rows in ${r.chunks} objects; ${r.orphansDeleted} orphan objects deleted, ` +
-                `${r.uploadsAborted} uploads aborted`,
-            );
-          } finally {
-            await source.close();
-          }
-        };
-        const templates = await templateSource(flags.userData, settings, s3);
-        const splitter = new MysqlSplitFinder();
-        const ctrl = new Controller({
-          clock: systemClock,
-          cloud: new Ec2Provider({ ec2 }),
-          fleet,
-          jobs,
-          settings,
-          templates,
-          finalize,
-          cloudwatch,
-          splitter,
-          owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
-          log,
-        });
-        try {
-          if (flags.once) {
-            const result = await ctrl.runOnce();
-            if (flags.json) printJson(result);
-            else log(result.leader ? `ran ${result.ran.join(", ")}` : "another controller holds the leader lease; nothing done");
-            return;
-          }
-          const stop = new AbortController();
-          for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
-          await ctrl.run(stop.signal);
-        } finally {
-          await splitter.close();
-          for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
-        }
-      }),
-    );
+    .action((flags: RunFlags) => runCommand(() => controllerRun(flags)));
+}
 
+async function controllerRun(flags: RunFlags): Promise<void> {
+  const settings = await loadSettings(flags.config, flags.stateTable);
+  const { client, fleet } = fleetStore(settings);
+  const s3 = s3Client();
+  const ec2 = ec2Client();
+  const cloudwatch = cloudWatchClient();
+  // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
+  await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
+  const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
+  const finalize = finalizer({ jobs, s3 });
+  const templates = await templateSource(flags.userData, settings, s3);
+  const splitter = new MysqlSplitFinder();
+  const ctrl = new Controller({
+    clock: systemClock,
+    cloud: new Ec2Provider({ ec2 }),
+    fleet,
+    jobs,
+    settings,
+    templates,
+    finalize,
+    cloudwatch,
+    splitter,
+    owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+    log,
+  });
+  try {
+    if (flags.once) {
+      const result = await ctrl.runOnce();
+      if (flags.json) printJson(result);
+      else log(result.leader ? `ran ${result.ran.join(", ")}` : "another controller holds the leader lease; nothing done");
+      return;
+    }
+    const stop = new AbortController();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
+    await ctrl.run(stop.signal);
+  } finally {
+    await splitter.close();
+    for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
+  }
+}
+
+/** The controller's finalize step; the export's source is open only while finalizeExport reads its schema. */
+function finalizer(deps: { jobs: DynamoJobStore; s3: ReturnType<typeof s3Client> }): (exportId: string) => Promise<void> {
+  const { jobs, s3 } = deps;
+  return async (exportId) => {
+    const record = await jobs.getExport(exportId);
+    if (!record) throw new Error(`export ${exportId} not found`);
+    const source = await openExportSource(record, systemClock);
+    try {
+      const r = await finalizeExport({ store: jobs, s3, clock: systemClock, schema: () => source.columns(), log }, exportId);
+      log(
+        `finalized export ${exportId}: ${r.rows} rows in ${r.chunks} objects; ${r.orphansDeleted} orphan objects deleted, ` +
+          `${r.uploadsAborted} uploads aborted`,
+      );
+    } finally {
+      await source.close();
+    }
+  };
+}
+
+function registerPoolApply(program: Command): void {
   program
     .command("pool")
     .command("apply <file>")
     .description("create or update a pool from its spec (kind: Pool); generation and counters are kept")
     .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
     .option("--json", "print the pool record as JSON")
-    .action((file: string, opts: { stateTable?: string; json?: boolean }) =>
-      runCommand(async () => {
-        const spec = await loadConfigFile(file, "Pool");
-        const settings = await loadSettings(undefined, opts.stateTable);
-        const { client, fleet } = fleetStore(settings);
-        try {
-          const { record, created } = await fleet.applyPool(spec);
-          if (opts.json) printJson(record);
-          else process.stdout.write(`pool ${record.pool} ${created ? "created" : "updated"} (generation ${record.generation})\n`);
-        } finally {
-          client.destroy();
-        }
-      }),
-    );
+    .action((file: string, opts: { stateTable?: string; json?: boolean }) => runCommand(() => poolApply(file, opts)));
+}
 
+async function poolApply(file: string, opts: { stateTable?: string; json?: boolean }): Promise<void> {
+  const spec = await loadConfigFile(file, "Pool");
+  const settings = await loadSettings(undefined, opts.stateTable);
+  const { client, fleet } = fleetStore(settings);
+  try {
+    const { record, created } = await fleet.applyPool(spec);
+    if (opts.json) printJson(record);
+    else process.stdout.write(`pool ${record.pool} ${created ? "created" : "updated"} (generation ${record.generation})\n`);
+  } finally {
+    client.destroy();
+  }
+}
+
+function registerRotate(program: Command): void {
   program
     .command("rotate <pool>")
     .option("--state-table <name>", "state table (default $SPOTFERRY_STATE_TABLE or spotferry)")
-    .action((pool: string, opts: { stateTable?: string }) =>
-      runCommand(async () => {
-        const settings = await loadSettings(undefined, opts.stateTable);
-        const { client, fleet } = fleetStore(settings);
-        try {
-          const record = await fleet.bumpGeneration(pool);
-          process.stdout.write(`pool ${pool}: rotating to generation ${record.generation}\n`);
-        } finally {
-          client.destroy();
-        }
-      }),
-    );
+    .action((pool: string, opts: { stateTable?: string }) => runCommand(() => rotate(pool, opts)));
+}
+
+async function rotate(pool: string, opts: { stateTable?: string }): Promise<void> {
+  const settings = await loadSettings(undefined, opts.stateTable);
+  const { client, fleet } = fleetStore(settings);
+  try {
+    const record = await fleet.bumpGeneration(pool);
+    process.stdout.write(`pool ${pool}: rotating to generation ${record.generation}\n`);
+  } finally {
+    client.destroy();
+  }
 }

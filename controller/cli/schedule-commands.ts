@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
@@ -15,6 +15,7 @@ import { openSource } from "../../lib/mysql/connect.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
+import type { RunRecord } from "../store/schedule-store.ts";
 import { verifySchedule } from "../verify/schedule-verify.ts";
 
 /**
@@ -39,7 +40,23 @@ const exitOf = (r: TickResult) => (r.action === "failed" ? ExitCode.checkFailed 
 
 export function registerScheduleCommands(program: Command): void {
   const sched = program.command("schedule");
+  registerScheduleRun(sched);
+  registerScheduleVerify(sched);
+  registerScheduleStatus(sched);
+}
 
+interface RunFlags {
+  config: string;
+  once?: boolean;
+  local?: boolean;
+  workers: string;
+  lease: string;
+  createBucket?: boolean;
+  stateTable?: string;
+  json?: boolean;
+}
+
+function registerScheduleRun(sched: Command): void {
   sched
     .command("run")
     .description("run an incremental export every incremental.every (--once: one tick, for cron)")
@@ -51,79 +68,80 @@ export function registerScheduleCommands(program: Command): void {
     .option("--create-bucket", "create the destination bucket when it does not exist")
     .option("--state-table <name>", "DynamoDB state table ($SPOTFERRY_STATE_TABLE, default spotferry)")
     .option("--json", "print each tick's result as JSON")
-    .action(
-      (opts: {
-        config: string;
-        once?: boolean;
-        local?: boolean;
-        workers: string;
-        lease: string;
-        createBucket?: boolean;
-        stateTable?: string;
-        json?: boolean;
-      }) =>
-        runCommand(async () => {
-          const spec = await loadConfigFile(opts.config, "Export");
-          if (!spec.incremental)
-            throw new UserError(`${opts.config}: no incremental block; see config/incremental-spec.ts`, { exitCode: ExitCode.usage });
-          const workers = Number(opts.workers);
-          if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-            throw new UserError(`--workers: expected 1-64, got "${opts.workers}"`, { exitCode: ExitCode.usage });
-          const tableName = opts.stateTable ?? defaultTable();
-          const { client, jobs, schedules } = stores(tableName);
-          const s3 = s3Client();
-          try {
-            await ensureStateTable(client, tableName);
-            try {
-              await s3.send(new HeadBucketCommand({ Bucket: spec.destination.bucket }));
-            } catch (err) {
-              if (!opts.createBucket)
-                throw new UserError(`destination bucket ${spec.destination.bucket} is not reachable; create it or pass --create-bucket`, {
-                  cause: err,
-                  exitCode: ExitCode.usage,
-                });
-              await s3.send(new CreateBucketCommand({ Bucket: spec.destination.bucket }));
-            }
-            const deps: SchedulerDeps = {
-              jobs,
-              schedules,
-              s3,
-              clock: systemClock,
-              owner: `${hostname()}-${process.pid}`,
-              log,
-              ...(opts.local
-                ? {
-                    local: {
-                      workers,
-                      stateTable: tableName,
-                      agentCommand: [process.execPath, cliBin],
-                      leaseSeconds: Number(opts.lease),
-                      logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", "schedules"),
-                    },
-                  }
-                : {}),
-            };
-            const report = (r: TickResult) => {
-              if (opts.json) printJson(r);
-              else process.stdout.write(`${spec.name}: ${r.action}: ${r.message}\n`);
-            };
-            if (opts.once) {
-              const r = await tick(deps, spec);
-              report(r);
-              return exitOf(r);
-            }
-            const stop = new AbortController();
-            process.once("SIGINT", () => stop.abort());
-            process.once("SIGTERM", () => stop.abort());
-            await runSchedule(deps, spec, stop.signal, report);
-            return ExitCode.ok;
-          } finally {
-            client.destroy();
-            s3.destroy();
-          }
-        }),
-    );
+    .action((opts: RunFlags) => runCommand(() => scheduleRun(opts)));
+}
 
+async function scheduleRun(opts: RunFlags): Promise<number> {
+  const spec = await loadConfigFile(opts.config, "Export");
+  if (!spec.incremental)
+    throw new UserError(`${opts.config}: no incremental block; see config/incremental-spec.ts`, { exitCode: ExitCode.usage });
+  const workers = Number(opts.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new UserError(`--workers: expected 1-64, got "${opts.workers}"`, { exitCode: ExitCode.usage });
+  const tableName = opts.stateTable ?? defaultTable();
+  const { client, jobs, schedules } = stores(tableName);
+  const s3 = s3Client();
+  try {
+    await ensureStateTable(client, tableName);
+    await ensureBucket(s3, spec.destination.bucket, opts.createBucket);
+    const deps: SchedulerDeps = {
+      jobs,
+      schedules,
+      s3,
+      clock: systemClock,
+      owner: `${hostname()}-${process.pid}`,
+      log,
+      ...(opts.local ? { local: localAgents({ workers, tableName, leaseSeconds: Number(opts.lease) }) } : {}),
+    };
+    const report = (r: TickResult) => {
+      if (opts.json) printJson(r);
+      else process.stdout.write(`${spec.name}: ${r.action}: ${r.message}\n`);
+    };
+    if (opts.once) {
+      const r = await tick(deps, spec);
+      report(r);
+      return exitOf(r);
+    }
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    process.once("SIGTERM", () => stop.abort());
+    await runSchedule(deps, spec, stop.signal, report);
+    return ExitCode.ok;
+  } finally {
+    client.destroy();
+    s3.destroy();
+  }
+}
+
+async function ensureBucket(s3: S3Client, bucket: string, create: boolean | undefined): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!create)
+      throw new UserError(`destination bucket ${bucket} is not reachable; create it or pass --create-bucket`, {
+        cause: err,
+        exitCode: ExitCode.usage,
+      });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}
+
+function localAgents(o: { workers: number; tableName: string; leaseSeconds: number }): NonNullable<SchedulerDeps["local"]> {
+  return {
+    workers: o.workers,
+    stateTable: o.tableName,
+    agentCommand: [process.execPath, cliBin],
+    leaseSeconds: o.leaseSeconds,
+    logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", "schedules"),
+  };
+}
+
+interface VerifyFlags {
+  stateTable?: string;
+  json?: boolean;
+}
+
+function registerScheduleVerify(sched: Command): void {
   sched
     .command("verify")
     .description(
@@ -133,31 +151,40 @@ export function registerScheduleCommands(program: Command): void {
     .argument("<name>", "schedule (export spec) name")
     .option("--state-table <name>", "DynamoDB state table (finds the runs and their manifests)")
     .option("--json", "print the report as JSON")
-    .action((name: string, opts: { stateTable?: string; json?: boolean }) =>
-      runCommand(async () => {
-        const { client, jobs, schedules } = stores(opts.stateTable ?? defaultTable());
-        const s3 = s3Client();
-        try {
-          if (!(await schedules.getSchedule(name))) throw new UserError(`schedule ${name} not found`);
-          const report = await verifySchedule({ s3, schedules, jobs, connect: (source) => openSource(source) }, name);
-          if (opts.json) printJson(report);
-          else {
-            for (const p of report.problems) process.stdout.write(`${p}\n`);
-            process.stdout.write(
-              `verify schedule ${name}: ${report.runs} committed runs up to ${report.watermark ?? "-"}, ${report.objects} objects, ` +
-                `${report.versionsRead.toLocaleString("en-US")} row versions read; newest per key: ${report.s3.rows.toLocaleString("en-US")} rows ` +
-                `in S3, ${report.source.rows.toLocaleString("en-US")} in the source; ${report.pending} changed since the last run (not compared); ` +
-                `${report.ok ? "EQUAL" : "MISMATCH"}\n`,
-            );
-          }
-          return report.ok ? ExitCode.ok : ExitCode.checkFailed;
-        } finally {
-          client.destroy();
-          s3.destroy();
-        }
-      }),
-    );
+    .action((name: string, opts: VerifyFlags) => runCommand(() => scheduleVerify(name, opts)));
+}
 
+async function scheduleVerify(name: string, opts: VerifyFlags): Promise<number> {
+  const { client, jobs, schedules } = stores(opts.stateTable ?? defaultTable());
+  const s3 = s3Client();
+  try {
+    if (!(await schedules.getSchedule(name))) throw new UserError(`schedule ${name} not found`);
+    const report = await verifySchedule({ s3, schedules, jobs, connect: (source) => openSource(source) }, name);
+    if (opts.json) printJson(report);
+    else {
+      for (const p of report.problems) process.stdout.write(`${p}\n`);
+      process.stdout.write(
+        `verify schedule ${name}: ${report.runs} committed runs up to ${report.watermark ?? "-"}, ${report.objects} objects, ` +
+          `${report.versionsRead.toLocaleString("en-US")} row versions read; newest per key: ${report.s3.rows.toLocaleString("en-US")} rows ` +
+          `in S3, ${report.source.rows.toLocaleString("en-US")} in the source; ${report.pending} changed since the last run (not compared); ` +
+          `${report.ok ? "EQUAL" : "MISMATCH"}\n`,
+      );
+    }
+    return report.ok ? ExitCode.ok : ExitCode.checkFailed;
+  } finally {
+    client.destroy();
+    s3.destroy();
+  }
+}
+
+interface StatusFlags {
+  name: string;
+  limit: string;
+  stateTable?: string;
+  json?: boolean;
+}
+
+function registerScheduleStatus(sched: Command): void {
   sched
     .command("status")
     .description("the schedule's watermark and its runs: bounds, rows, schema drift, quality")
@@ -165,39 +192,46 @@ export function registerScheduleCommands(program: Command): void {
     .option("--limit <n>", "runs to show", "20")
     .option("--state-table <name>", "DynamoDB state table")
     .option("--json", "print as JSON")
-    .action((opts: { name: string; limit: string; stateTable?: string; json?: boolean }) =>
-      runCommand(async () => {
-        const { client, schedules } = stores(opts.stateTable ?? defaultTable());
-        try {
-          const s = await schedules.getSchedule(opts.name);
-          if (!s) throw new UserError(`schedule ${opts.name} not found`, { exitCode: ExitCode.usage });
-          const runs = await schedules.listRuns(opts.name, { limit: Number(opts.limit) });
-          if (opts.json) return printJson({ schedule: s, runs });
-          process.stdout.write(
-            `schedule ${s.name}: watermark ${s.watermark ?? "(none yet)"}, ${s.lastSeq} runs, ` +
-              `${s.currentRun === null ? "no run in flight" : `run ${s.currentRun} in flight`}` +
-              `${s.lastNote ? `; last check ${s.lastCheckedAt}: ${s.lastNote}` : ""}\n`,
-          );
-          const t = new Table({ head: ["run", "state", "dir", "watermark (after, up to]", "rows", "drift", "quality", "error"] });
-          for (const r of runs) {
-            const q = r.quality.length ? `${r.quality.filter((x) => x.passed).length}/${r.quality.length} passed` : "-";
-            const flagged = r.quality.filter((x) => !x.passed).map((x) => `${x.policy === "flag" ? "flag" : "FAIL"} ${x.rule}`);
-            t.push([
-              `${r.seq}${r.attempt > 1 ? ` (a${r.attempt})` : ""}`,
-              r.state,
-              `run=${r.runAt}`,
-              `(${r.lo ?? "-"}, ${r.hi}]`,
-              r.rows.toLocaleString("en-US"),
-              r.drift.changes.length ? `${r.drift.action}: ${r.drift.changes.map((c) => `${c.kind} ${c.column}`).join(", ")}` : "-",
-              [q, ...flagged].join("\n"),
-              (r.error ?? "").slice(0, 60),
-            ]);
-          }
-          process.stdout.write(`${t.toString()}\n`);
-          return ExitCode.ok;
-        } finally {
-          client.destroy();
-        }
-      }),
+    .action((opts: StatusFlags) => runCommand(() => scheduleStatus(opts)));
+}
+
+async function scheduleStatus(opts: StatusFlags): Promise<number> {
+  const { client, schedules } = stores(opts.stateTable ?? defaultTable());
+  try {
+    const s = await schedules.getSchedule(opts.name);
+    if (!s) throw new UserError(`schedule ${opts.name} not found`, { exitCode: ExitCode.usage });
+    const runs = await schedules.listRuns(opts.name, { limit: Number(opts.limit) });
+    if (opts.json) {
+      printJson({ schedule: s, runs });
+      return ExitCode.ok;
+    }
+    process.stdout.write(
+      `schedule ${s.name}: watermark ${s.watermark ?? "(none yet)"}, ${s.lastSeq} runs, ` +
+        `${s.currentRun === null ? "no run in flight" : `run ${s.currentRun} in flight`}` +
+        `${s.lastNote ? `; last check ${s.lastCheckedAt}: ${s.lastNote}` : ""}\n`,
     );
+    process.stdout.write(`${runsTable(runs)}\n`);
+    return ExitCode.ok;
+  } finally {
+    client.destroy();
+  }
+}
+
+function runsTable(runs: readonly RunRecord[]): string {
+  const t = new Table({ head: ["run", "state", "dir", "watermark (after, up to]", "rows", "drift", "quality", "error"] });
+  for (const r of runs) {
+    const q = r.quality.length ? `${r.quality.filter((x) => x.passed).length}/${r.quality.length} passed` : "-";
+    const flagged = r.quality.filter((x) => !x.passed).map((x) => `${x.policy === "flag" ? "flag" : "FAIL"} ${x.rule}`);
+    t.push([
+      `${r.seq}${r.attempt > 1 ? ` (a${r.attempt})` : ""}`,
+      r.state,
+      `run=${r.runAt}`,
+      `(${r.lo ?? "-"}, ${r.hi}]`,
+      r.rows.toLocaleString("en-US"),
+      r.drift.changes.length ? `${r.drift.action}: ${r.drift.changes.map((c) => `${c.kind} ${c.column}`).join(", ")}` : "-",
+      [q, ...flagged].join("\n"),
+      (r.error ?? "").slice(0, 60),
+    ]);
+  }
+  return t.toString();
 }

@@ -23,10 +23,33 @@ const tableOf = (head: string[], rows: unknown[][]) =>
 
 export function renderPage(s: StatusSnapshot, opts: { refreshSec: number }): string {
   const now = Date.parse(s.now);
-  const leader = s.leader
+  const scheduleRows = scheduleRowsOf(s);
+  const nodeRows = nodeRowsOf(s);
+  const timelineRows = s.timeline.map((t) => [esc(t.at), esc(t.kind), esc(t.pool), esc(t.node ?? "-"), esc(t.detail)]);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${opts.refreshSec}">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>spotferry status</title><style>${CSS}</style></head>
+<body><h1>spotferry status</h1><p>at ${esc(s.now)} · controller: ${leaderOf(s, now)} · refreshes every ${opts.refreshSec}s · <a href="status.json">JSON</a></p>
+<h2>Needs a human</h2>${attentionOf(s)}
+<h2>Exports</h2>${s.exports.length ? tableOf(["export", "state", "done", "rows", "rows/s", "ETA", "cost so far", "leased / pending / quarantined / done"], exportRowsOf(s)) : "<p>No exports.</p>"}
+${exportChartsOf(s, now)}
+<h2>Schedules</h2>${scheduleRows.length ? tableOf(["schedule", "run", "state", "watermark (after, up to]", "rows", "quality", "schema drift"], scheduleRows) : "<p>No schedules.</p>"}
+<h2>Pools</h2>${s.pools.length ? tableOf(["pool", "generation", "desired (min-max)", "nodes", "spot / on-demand", "oldest node", "pending", "interruptions / replacements", "cost so far"], poolRowsOf(s)) : "<p>No pools.</p>"}
+<h2>Nodes</h2>${nodeRows.length ? tableOf(["node", "pool", "lifecycle", "type / zone", "market", "$/h", "age", "heartbeat", "partitions", "rows/s"], nodeRows) : "<p>No live nodes.</p>"}
+<h2>Interruptions and rotations</h2>${timelineChart(s.timeline, now)}${timelineRows.length ? tableOf(["at", "what", "pool", "node", "detail"], timelineRows) : ""}
+<p class="hint">Cost: node price at launch x running time (an estimate). Read-only page: act with the spotferry CLI.</p>
+</body></html>
+`;
+}
+
+function leaderOf(s: StatusSnapshot, now: number): string {
+  return s.leader
     ? `${esc(s.leader.owner)} (lease ${s.leader.expiresAt >= now ? "held" : `expired ${esc(ago(new Date(s.leader.expiresAt).toISOString(), now))}`})`
     : "none has run";
-  const attention = s.attention.length
+}
+
+function attentionOf(s: StatusSnapshot): string {
+  return s.attention.length
     ? s.attention
         .map(
           (a) =>
@@ -34,7 +57,10 @@ export function renderPage(s: StatusSnapshot, opts: { refreshSec: number }): str
         )
         .join("")
     : `<div class="ok">Nothing needs a human.</div>`;
-  const exportRows = s.exports.map((e) => [
+}
+
+function exportRowsOf(s: StatusSnapshot): unknown[][] {
+  return s.exports.map((e) => [
     `<a href="#${esc(e.exportId)}">${esc(e.exportId)}</a>`,
     esc(e.state),
     `<span class="pbar"><i style="width:${e.percent.toFixed(1)}%"></i></span> ${esc(pct(e.percent))}`,
@@ -44,7 +70,10 @@ export function renderPage(s: StatusSnapshot, opts: { refreshSec: number }): str
     esc(usd(e.costUsd)),
     `${e.partitions.LEASED} / ${e.partitions.PENDING} / ${e.partitions.QUARANTINED} / ${e.partitions.DONE}`,
   ]);
-  const charts = s.exports
+}
+
+function exportChartsOf(s: StatusSnapshot, now: number): string {
+  return s.exports
     .map(
       (
         e,
@@ -52,7 +81,10 @@ export function renderPage(s: StatusSnapshot, opts: { refreshSec: number }): str
 ${e.error ? `<div class="warning">${esc(e.error)}</div>` : ""}<div>${progressChart(e, now)} ${e.fractions.length ? histogramChart(e.fractions) : ""}</div></div>`,
     )
     .join("");
-  const poolRows = s.pools.map((p) => [
+}
+
+function poolRowsOf(s: StatusSnapshot): unknown[][] {
+  return s.pools.map((p) => [
     esc(p.pool),
     p.generation,
     `${p.desiredSize} (${p.min}-${p.max})`,
@@ -63,7 +95,10 @@ ${e.error ? `<div class="warning">${esc(e.error)}</div>` : ""}<div>${progressCha
     `${p.interruptions} / ${p.replacements}`,
     esc(usd(p.costUsd)),
   ]);
-  const nodeRows = s.nodes
+}
+
+function nodeRowsOf(s: StatusSnapshot): unknown[][] {
+  return s.nodes
     .filter((n) => n.lifecycle !== "TERMINATED")
     .map((n) => [
       esc(n.instanceId),
@@ -77,7 +112,10 @@ ${e.error ? `<div class="warning">${esc(e.error)}</div>` : ""}<div>${progressCha
       esc(n.partitions.join(", ") || "-"),
       esc(n.partitions.length ? rate(n.rowsPerSec) : "-"),
     ]);
-  const scheduleRows = s.schedules.flatMap((sc) =>
+}
+
+function scheduleRowsOf(s: StatusSnapshot): unknown[][] {
+  return s.schedules.flatMap((sc) =>
     sc.recentRuns.map((r) => [
       esc(sc.name),
       `${r.seq}${r.attempt > 1 ? ` (a${r.attempt})` : ""}`,
@@ -88,19 +126,4 @@ ${e.error ? `<div class="warning">${esc(e.error)}</div>` : ""}<div>${progressCha
       esc(driftSummary(r.drift)),
     ]),
   );
-  const timelineRows = s.timeline.map((t) => [esc(t.at), esc(t.kind), esc(t.pool), esc(t.node ?? "-"), esc(t.detail)]);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${opts.refreshSec}">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>spotferry status</title><style>${CSS}</style></head>
-<body><h1>spotferry status</h1><p>at ${esc(s.now)} · controller: ${leader} · refreshes every ${opts.refreshSec}s · <a href="status.json">JSON</a></p>
-<h2>Needs a human</h2>${attention}
-<h2>Exports</h2>${s.exports.length ? tableOf(["export", "state", "done", "rows", "rows/s", "ETA", "cost so far", "leased / pending / quarantined / done"], exportRows) : "<p>No exports.</p>"}
-${charts}
-<h2>Schedules</h2>${scheduleRows.length ? tableOf(["schedule", "run", "state", "watermark (after, up to]", "rows", "quality", "schema drift"], scheduleRows) : "<p>No schedules.</p>"}
-<h2>Pools</h2>${s.pools.length ? tableOf(["pool", "generation", "desired (min-max)", "nodes", "spot / on-demand", "oldest node", "pending", "interruptions / replacements", "cost so far"], poolRows) : "<p>No pools.</p>"}
-<h2>Nodes</h2>${nodeRows.length ? tableOf(["node", "pool", "lifecycle", "type / zone", "market", "$/h", "age", "heartbeat", "partitions", "rows/s"], nodeRows) : "<p>No live nodes.</p>"}
-<h2>Interruptions and rotations</h2>${timelineChart(s.timeline, now)}${timelineRows.length ? tableOf(["at", "what", "pool", "node", "detail"], timelineRows) : ""}
-<p class="hint">Cost: node price at launch x running time (an estimate). Read-only page: act with the spotferry CLI.</p>
-</body></html>
-`;
 }

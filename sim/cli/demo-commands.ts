@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { progressLine } from "../rehearsal/progress.ts";
-import { runRehearsal } from "../rehearsal/rehearsal.ts";
+import { type RehearsalOptions, runRehearsal } from "../rehearsal/rehearsal.ts";
 import { formatReport } from "../rehearsal/report.ts";
 import { startSim } from "../server.ts";
 import { stackHome, stackUp } from "../stack/stack.ts";
@@ -50,80 +50,97 @@ export function registerDemoCommands(program: Command): void {
       int("max-rows-per-second", 0),
     )
     .option("--json", "print the report as JSON")
-    .action((flags: DemoFlags) =>
-      runCommand(async () => {
-        if (!["parquet", "ndjson", "csv"].includes(flags.format)) {
-          throw new UserError(`--format: expected parquet, ndjson or csv, got "${flags.format}"`, { exitCode: ExitCode.usage });
-        }
-        const home = stackHome();
-        const { env } = await stackUp({ home, log });
-        // Every client here and every sim node (the sim passes AWS_* and SPOTFERRY_* on) reaches the stack.
-        Object.assign(process.env, env);
-        const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
-        const sim = await startSim({ timeScale: flags.timeScale, stateDir: join(home, "demo", `sim-${stamp}`) });
-        log(`sim: a private spot market on ${sim.url} (time scale ${flags.timeScale})`);
-        log(
-          `watch it from another terminal: source .spotferry/local.env; AWS_ENDPOINT_URL_EC2=${sim.url} npx spotferry status -w --state-table spotferry-demo-${stamp}`,
-        );
-        const tty = process.stderr.isTTY;
-        let lastLine = 0;
-        try {
-          const rows = flags.rows;
-          // Uncapped, a few agents export 2M rows in ~10 s here: over before a spot notice (12 s) could matter. The
-          // cap spreads the export over ~75 s so interruptions, the rotation and the controller crash hit work in flight.
-          const cap = flags.maxRowsPerSecond ?? Math.ceil(rows / (flags.nodes * 75));
-          if (cap > 0) log(`agents read at most ${cap.toLocaleString("en-US")} rows/s each (--max-rows-per-second 0 for full speed)`);
-          const report = await runRehearsal({
-            names: {
-              database: "spotferry_demo",
-              table: "call_log",
-              stateTable: `spotferry-demo-${stamp}`,
-              bucket: "spotferry-demo",
-              artifactBucket: "spotferry-artifacts",
-              pool: "demo",
-              exportName: `call-log-${stamp}`,
-            },
-            // ~20 partitions and chunks of ~1/80 of the table: enough hand-overs to see, small rework per fault.
-            data: {
-              rows,
-              format: flags.format,
-              chunkRows: Math.max(1000, Math.round(rows / 80)),
-              targetRows: Math.max(1000, Math.round(rows / 20)),
-              reuseTable: true,
-              ...(cap > 0 ? { maxRowsPerSecond: cap } : {}),
-            },
-            pool: {
-              maxNodes: flags.nodes,
-              instanceTypes: ["m5.large", "m6i.large", "c5.large", "c6i.large"],
-              subnets: ["subnet-a", "subnet-b", "subnet-c"],
-            },
-            sim: { url: sim.url },
-            env: process.env,
-            hazard: { ratePerHour: flags.hazardRate, seed: flags.seed },
-            chaos: { rotateAt: 0.35, restartControllerAt: 0.6, ensureInterruptionBy: 0.5, seed: flags.seed },
-            timeoutMs: 15 * 60_000,
-            log: (line) => {
-              if (tty) process.stderr.write("\r\x1b[K");
-              log(line);
-            },
-            onProgress: (s) => {
-              const line = progressLine(s);
-              if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 200) - 1)}`);
-              else if (s.at - lastLine >= 5000) {
-                lastLine = s.at;
-                log(line);
-              }
-            },
-          });
-          if (tty) process.stderr.write("\n");
-          process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-          log(
-            `inspect it: npx spotferry export show ${report.exportId} --state-table spotferry-demo-${stamp}  (stack stays up: npx spotferry local down)`,
-          );
-          return report.ok ? ExitCode.ok : ExitCode.checkFailed;
-        } finally {
-          await sim.stop();
-        }
-      }),
+    .action((flags: DemoFlags) => runCommand(() => demo(flags)));
+}
+
+async function demo(flags: DemoFlags): Promise<number> {
+  if (!["parquet", "ndjson", "csv"].includes(flags.format)) {
+    throw new UserError(`--format: expected parquet, ndjson or csv, got "${flags.format}"`, { exitCode: ExitCode.usage });
+  }
+  const home = stackHome();
+  const { env } = await stackUp({ home, log });
+  // Every client here and every sim node (the sim passes AWS_* and SPOTFERRY_* on) reaches the stack.
+  Object.assign(process.env, env);
+  const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+  const sim = await startSim({ timeScale: flags.timeScale, stateDir: join(home, "demo", `sim-${stamp}`) });
+  log(`sim: a private spot market on ${sim.url} (time scale ${flags.timeScale})`);
+  log(
+    `watch it from another terminal: source .spotferry/local.env; AWS_ENDPOINT_URL_EC2=${sim.url} npx spotferry status -w --state-table spotferry-demo-${stamp}`,
+  );
+  const tty = process.stderr.isTTY;
+  try {
+    // Uncapped, a few agents export 2M rows in ~10 s here: over before a spot notice (12 s) could matter. The
+    // cap spreads the export over ~75 s so interruptions, the rotation and the controller crash hit work in flight.
+    const cap = flags.maxRowsPerSecond ?? Math.ceil(flags.rows / (flags.nodes * 75));
+    if (cap > 0) log(`agents read at most ${cap.toLocaleString("en-US")} rows/s each (--max-rows-per-second 0 for full speed)`);
+    const report = await runRehearsal({ ...rehearsalOptions({ flags, stamp, simUrl: sim.url, cap }), ...progressOutput(tty) });
+    if (tty) process.stderr.write("\n");
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    log(
+      `inspect it: npx spotferry export show ${report.exportId} --state-table spotferry-demo-${stamp}  (stack stays up: npx spotferry local down)`,
     );
+    return report.ok ? ExitCode.ok : ExitCode.checkFailed;
+  } finally {
+    await sim.stop();
+  }
+}
+
+/** The demo's table, pool and faults; names carry the run's stamp, so each run has its own state table and export. */
+function rehearsalOptions(o: {
+  flags: DemoFlags;
+  stamp: string;
+  simUrl: string;
+  cap: number;
+}): Omit<RehearsalOptions, "log" | "onProgress"> {
+  const { flags, stamp, cap } = o;
+  const rows = flags.rows;
+  return {
+    names: {
+      database: "spotferry_demo",
+      table: "call_log",
+      stateTable: `spotferry-demo-${stamp}`,
+      bucket: "spotferry-demo",
+      artifactBucket: "spotferry-artifacts",
+      pool: "demo",
+      exportName: `call-log-${stamp}`,
+    },
+    // ~20 partitions and chunks of ~1/80 of the table: enough hand-overs to see, small rework per fault.
+    data: {
+      rows,
+      format: flags.format,
+      chunkRows: Math.max(1000, Math.round(rows / 80)),
+      targetRows: Math.max(1000, Math.round(rows / 20)),
+      reuseTable: true,
+      ...(cap > 0 ? { maxRowsPerSecond: cap } : {}),
+    },
+    pool: {
+      maxNodes: flags.nodes,
+      instanceTypes: ["m5.large", "m6i.large", "c5.large", "c6i.large"],
+      subnets: ["subnet-a", "subnet-b", "subnet-c"],
+    },
+    sim: { url: o.simUrl },
+    env: process.env,
+    hazard: { ratePerHour: flags.hazardRate, seed: flags.seed },
+    chaos: { rotateAt: 0.35, restartControllerAt: 0.6, ensureInterruptionBy: 0.5, seed: flags.seed },
+    timeoutMs: 15 * 60_000,
+  };
+}
+
+/** On a terminal, progress is one line redrawn in place; elsewhere (a CI log) it is a line every 5 s. */
+function progressOutput(tty: boolean): Pick<RehearsalOptions, "log" | "onProgress"> {
+  let lastLine = 0;
+  return {
+    log: (line) => {
+      if (tty) process.stderr.write("\r\x1b[K");
+      log(line);
+    },
+    onProgress: (s) => {
+      const line = progressLine(s);
+      if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 200) - 1)}`);
+      else if (s.at - lastLine >= 5000) {
+        lastLine = s.at;
+        log(line);
+      }
+    },
+  };
 }

@@ -165,9 +165,7 @@ export function columnFromField(f: MysqlField, hintedDataType?: string): ColumnS
   const flags = flagsOf(f);
   const unsigned = (flags & Flag.UNSIGNED) !== 0;
   const notNull = (flags & Flag.NOT_NULL) !== 0;
-  const binary = f.characterSet === BINARY_CHARSET;
-  const sourceType = `${typeName.get(code) ?? `type ${code}`}${unsigned ? " UNSIGNED" : ""}`;
-  const spec: ColumnSpec = {
+  const base: ColumnSpec = {
     name: f.name,
     kind: "text",
     nullable: !notNull,
@@ -175,39 +173,69 @@ export function columnFromField(f: MysqlField, hintedDataType?: string): ColumnS
     scale: 0,
     fsp: 0,
     bits: 0,
-    sourceType,
+    sourceType: `${typeName.get(code) ?? `type ${code}`}${unsigned ? " UNSIGNED" : ""}`,
   };
-  const dateLike = (kind: ColumnKind, fsp: number): ColumnSpec => ({
-    ...spec,
-    kind,
-    // Zero dates become NULL, so a date column is nullable whatever the source says.
-    nullable: true,
-    fsp: Math.min(6, Math.max(0, fsp)),
-  });
+  const field: DecodedField = { f, code, flags, unsigned, base, hintedDataType };
+  return numericColumn(field) ?? temporalColumn(field) ?? stringColumn(field);
+}
+
+/** A field with its type code and flags decoded, and the spec every kind starts from (kind "text", no sizes). */
+interface DecodedField {
+  f: MysqlField;
+  code: number;
+  flags: number;
+  unsigned: boolean;
+  base: ColumnSpec;
+  hintedDataType?: string;
+}
+
+/** Integers, DECIMAL, FLOAT, DOUBLE and BIT; undefined for any other type. */
+function numericColumn({ f, code, unsigned, base }: DecodedField): ColumnSpec | undefined {
   switch (code) {
     case MysqlType.TINY:
-      return { ...spec, kind: unsigned ? "uint8" : "int8" };
+      return { ...base, kind: unsigned ? "uint8" : "int8" };
     case MysqlType.SHORT:
-      return { ...spec, kind: unsigned ? "uint16" : "int16" };
+      return { ...base, kind: unsigned ? "uint16" : "int16" };
     case MysqlType.INT24:
     case MysqlType.LONG:
-      return { ...spec, kind: unsigned ? "uint32" : "int32" };
+      return { ...base, kind: unsigned ? "uint32" : "int32" };
     case MysqlType.LONGLONG:
-      return { ...spec, kind: unsigned ? "uint64" : "int64" };
+      return { ...base, kind: unsigned ? "uint64" : "int64" };
     case MysqlType.DECIMAL:
     case MysqlType.NEWDECIMAL: {
       const scale = f.decimals;
       return {
-        ...spec,
+        ...base,
         kind: "decimal",
         scale,
         precision: decimalPrecision(f.columnLength ?? 66, scale, unsigned),
       };
     }
     case MysqlType.FLOAT:
-      return { ...spec, kind: "float" };
+      return { ...base, kind: "float" };
     case MysqlType.DOUBLE:
-      return { ...spec, kind: "double" };
+      return { ...base, kind: "double" };
+    case MysqlType.BIT:
+      return {
+        ...base,
+        kind: "bit",
+        bits: Math.min(64, Math.max(1, f.columnLength ?? 64)),
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** DATE, DATETIME, TIMESTAMP, TIME and YEAR; undefined for any other type. */
+function temporalColumn({ f, code, base }: DecodedField): ColumnSpec | undefined {
+  const dateLike = (kind: ColumnKind, fsp: number): ColumnSpec => ({
+    ...base,
+    kind,
+    // Zero dates become NULL, so a date column is nullable whatever the source says.
+    nullable: true,
+    fsp: Math.min(6, Math.max(0, fsp)),
+  });
+  switch (code) {
     case MysqlType.DATE:
     case MysqlType.NEWDATE:
       return dateLike("date", 0);
@@ -217,34 +245,36 @@ export function columnFromField(f: MysqlField, hintedDataType?: string): ColumnS
       return dateLike("timestamp", f.decimals);
     case MysqlType.TIME:
       return {
-        ...spec,
+        ...base,
         kind: "time",
         fsp: Math.min(6, Math.max(0, f.decimals)),
       };
     case MysqlType.YEAR:
-      return { ...spec, kind: "year" };
-    case MysqlType.BIT:
-      return {
-        ...spec,
-        kind: "bit",
-        bits: Math.min(64, Math.max(1, f.columnLength ?? 64)),
-      };
+      return { ...base, kind: "year" };
+    default:
+      return undefined;
+  }
+}
+
+/** JSON, ENUM, SET and every string or binary type; throws on the types the encoders do not support. */
+function stringColumn({ f, code, flags, base, hintedDataType }: DecodedField): ColumnSpec {
+  switch (code) {
     case MysqlType.JSON:
-      return { ...spec, kind: "json" };
+      return { ...base, kind: "json" };
     case MysqlType.ENUM:
-      return { ...spec, kind: "enum" };
+      return { ...base, kind: "enum" };
     case MysqlType.SET:
-      return { ...spec, kind: "set" };
+      return { ...base, kind: "set" };
     case MysqlType.GEOMETRY:
     case 0xf2 /* VECTOR */:
-      throw new Error(`column ${f.name}: type ${sourceType} is not supported; select it as text (ST_AsText) or hex`);
+      throw new Error(`column ${f.name}: type ${base.sourceType} is not supported; select it as text (ST_AsText) or hex`);
     default: {
       // CHAR/VARCHAR/TEXT/BLOB/BINARY/VARBINARY, ENUM and SET (reported as STRING with a flag), MariaDB JSON (LONGTEXT).
-      if (flags & Flag.ENUM) return { ...spec, kind: "enum" };
-      if (flags & Flag.SET) return { ...spec, kind: "set" };
-      if (binary) return { ...spec, kind: "binary" };
-      if (f.extendedFormat === "json" || hintedDataType === "json") return { ...spec, kind: "json" };
-      return { ...spec, kind: "text" };
+      if (flags & Flag.ENUM) return { ...base, kind: "enum" };
+      if (flags & Flag.SET) return { ...base, kind: "set" };
+      if (f.characterSet === BINARY_CHARSET) return { ...base, kind: "binary" };
+      if (f.extendedFormat === "json" || hintedDataType === "json") return { ...base, kind: "json" };
+      return { ...base, kind: "text" };
     }
   }
 }

@@ -9,9 +9,19 @@
 import { Worker } from "node:worker_threads";
 import { type ColumnBuilder, createBuilder, DictionaryBuilder, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
-import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, statsOf, valueError } from "./encoder.ts";
+import { ByteOutput, type Compression, type Encoder, type EncoderOptions, type EncoderStats, statsOf, valueError } from "./encoder.ts";
 import { compressPages, type PageJob, type PageResult, type PageSpec } from "./page-compressor.ts";
-import { type ChunkMeta, Codec, Encoding, footer, MAGIC, pageHeader, parquetColumn, type RowGroupMeta } from "./parquet-format.ts";
+import {
+  type ChunkMeta,
+  Codec,
+  Encoding,
+  footer,
+  MAGIC,
+  type ParquetColumn,
+  pageHeader,
+  parquetColumn,
+  type RowGroupMeta,
+} from "./parquet-format.ts";
 import type { WorkerReply } from "./parquet-worker.ts";
 import { definitionLevels } from "./rle-hybrid.ts";
 
@@ -83,80 +93,84 @@ interface ChunkLayout {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
-export function createParquetEncoder(columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
-  if (columns.length === 0) throw new Error("a Parquet file needs at least one column");
-  const compression = opts.compression ?? "zstd";
-  const rowGroupRows = opts.rowGroupRows ?? 65_536;
-  const maxRowGroupBytes = opts.maxRowGroupBytes ?? 64 * 1024 * 1024;
-  const pcols = columns.map(parquetColumn);
-  const builders: ColumnBuilder[] = columns.map((c, i) => createBuilder(c, i, rowGroupRows, pcols[i]?.width ?? 0));
-  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
-  const host = hostFor(opts.threads ?? "worker");
+/** What a row group is encoded from; fixed for the life of one encoder. */
+interface RowGroupSource {
+  builders: ColumnBuilder[];
+  pcols: ParquetColumn[];
+  compression: Compression;
+}
 
-  let rows = 0;
-  let written = 0; // file offset of the next byte
-  const rowGroups: RowGroupMeta[] = [];
-  let inFlight = 0;
-  let tail: Promise<void> = Promise.resolve();
-  let failure: Error | null = null;
-  let closed = false;
-  let wake: (() => void) | null = null;
+/** A row group taken from the builders: the compression job of its uncompressed pages, and its column chunks' layout. */
+interface TakenRowGroup {
+  job: Omit<PageJob, "id">;
+  layout: ChunkLayout[];
+  numRows: number;
+}
 
-  const fail = (err: Error) => {
-    if (failure) return;
-    failure = err;
-    closed = true;
-    out.destroy(err);
-    wake?.();
-  };
-  const emit = (bytes: Uint8Array) => {
-    out.push(bytes);
-    written += bytes.length;
-  };
+/** Lays out the current row group's uncompressed pages in one buffer and resets the builders. */
+function takeRowGroup({ builders, pcols, compression }: RowGroupSource): TakenRowGroup {
+  const numRows = (builders[0] as ColumnBuilder).length;
+  const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"] }[] = [];
+  const layout: ChunkLayout[] = [];
+  for (const [i, b] of builders.entries()) {
+    const col = pcols[i] as ParquetColumn;
+    let dictPage = -1;
+    let dictCount = 0;
+    if (b instanceof DictionaryBuilder) {
+      const d = b.dictionary();
+      dictPage = bodies.length;
+      dictCount = d.count;
+      bodies.push({ def: null, values: d.bytes, stats: null });
+    }
+    layout.push({ numValues: numRows, nullCount: b.nullCount, dictCount, dictPage, dataPage: bodies.length });
+    bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: col.stats });
+  }
+  // Values start 8-byte aligned so the compressor can read them through typed arrays for statistics.
+  const pages: PageSpec[] = [];
+  let at = 0;
+  for (const p of bodies) {
+    const defLen = p.def?.length ?? 0;
+    const valuesOff = align8(at + defLen);
+    pages.push({ off: valuesOff - defLen, len: defLen + p.values.length, stats: p.stats, valuesOff, valuesLen: p.values.length });
+    at = valuesOff + p.values.length;
+  }
+  const buf = new Uint8Array(at);
+  for (const [k, p] of bodies.entries()) {
+    const s = pages[k] as PageSpec;
+    if (p.def) buf.set(p.def, s.off);
+    buf.set(p.values, s.valuesOff);
+  }
+  for (const b of builders) b.reset();
+  return { job: { codec: compression, buf: buf.buffer, pages }, layout, numRows };
+}
 
-  /** Lays out the current row group's uncompressed pages in one buffer and resets the builders. */
-  const takeRowGroup = (): { job: Omit<PageJob, "id">; layout: ChunkLayout[]; numRows: number } => {
-    const numRows = (builders[0] as ColumnBuilder).length;
-    const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"] }[] = [];
-    const layout: ChunkLayout[] = [];
-    for (const [i, b] of builders.entries()) {
-      const col = pcols[i] as (typeof pcols)[number];
-      let dictPage = -1;
-      let dictCount = 0;
-      if (b instanceof DictionaryBuilder) {
-        const d = b.dictionary();
-        dictPage = bodies.length;
-        dictCount = d.count;
-        bodies.push({ def: null, values: d.bytes, stats: null });
-      }
-      layout.push({ numValues: numRows, nullCount: b.nullCount, dictCount, dictPage, dataPage: bodies.length });
-      bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: col.stats });
-    }
-    // Values start 8-byte aligned so the compressor can read them through typed arrays for statistics.
-    const pages: PageSpec[] = [];
-    let at = 0;
-    for (const p of bodies) {
-      const defLen = p.def?.length ?? 0;
-      const valuesOff = align8(at + defLen);
-      pages.push({ off: valuesOff - defLen, len: defLen + p.values.length, stats: p.stats, valuesOff, valuesLen: p.values.length });
-      at = valuesOff + p.values.length;
-    }
-    const buf = new Uint8Array(at);
-    for (const [k, p] of bodies.entries()) {
-      const s = pages[k] as PageSpec;
-      if (p.def) buf.set(p.def, s.off);
-      buf.set(p.values, s.valuesOff);
-    }
-    for (const b of builders) b.reset();
-    return { job: { codec: compression, buf: buf.buffer, pages }, layout, numRows };
-  };
+/** The bytes pushed to an encoder's output, in file order: magic, row groups, footer; and the offsets the footer needs. */
+class ParquetFile {
+  private readonly out: ByteOutput;
+  private readonly pcols: ParquetColumn[];
+  private readonly compression: Compression;
+  /** File offset of the next byte. */
+  private written = 0;
+  private readonly rowGroups: RowGroupMeta[] = [];
+
+  constructor(o: { out: ByteOutput; pcols: ParquetColumn[]; compression: Compression }) {
+    this.out = o.out;
+    this.pcols = o.pcols;
+    this.compression = o.compression;
+  }
+
+  private emit(bytes: Uint8Array): void {
+    this.out.push(bytes);
+    this.written += bytes.length;
+  }
 
   /** Writes one compressed row group: per column an optional dictionary page, then the data page. */
-  const writeRowGroup = (jobPages: PageSpec[], r: PageResult, layout: ChunkLayout[], numRows: number) => {
-    if (written === 0) emit(MAGIC);
-    const fileOffset = written;
+  writeRowGroup({ job, layout, numRows }: TakenRowGroup, r: PageResult): void {
+    const jobPages = job.pages;
+    if (this.written === 0) this.emit(MAGIC);
+    const fileOffset = this.written;
     const chunks: ChunkMeta[] = layout.map((c, i) => {
-      const column = pcols[i] as (typeof pcols)[number];
+      const column = this.pcols[i] as ParquetColumn;
       let uncompressed = 0;
       let compressed = 0;
       const page = (k: number, kind: "data" | "dictionary") => {
@@ -164,9 +178,9 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
         const res = r.pages[k] as PageResult["pages"][number];
         const encoding = kind === "dictionary" || !column.dictionary ? Encoding.PLAIN : Encoding.RLE_DICTIONARY;
         const header = pageHeader(kind, src.len, res.len, kind === "data" ? c.numValues : c.dictCount, encoding);
-        const offset = written;
-        emit(header);
-        emit(new Uint8Array(r.buf, res.off, res.len));
+        const offset = this.written;
+        this.emit(header);
+        this.emit(new Uint8Array(r.buf, res.off, res.len));
         uncompressed += header.length + src.len;
         compressed += header.length + res.len;
         return { offset, res };
@@ -175,7 +189,7 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
       const data = page(c.dataPage, "data");
       return {
         column,
-        codec: Codec[compression],
+        codec: Codec[this.compression],
         numValues: c.numValues,
         nullCount: c.nullCount,
         uncompressed,
@@ -186,36 +200,87 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
         max: data.res.max,
       };
     });
-    rowGroups.push({ columns: chunks, numRows, fileOffset });
-  };
+    this.rowGroups.push({ columns: chunks, numRows, fileOffset });
+  }
 
-  const flush = async () => {
-    if ((builders[0] as ColumnBuilder).length === 0) return;
-    const { job, layout, numRows } = takeRowGroup();
-    const jobPages = job.pages;
-    const compressing = host.submit(job);
-    inFlight++;
-    // Results are written strictly in row group order, whatever order jobs finish in.
-    tail = tail.then(async () => {
-      try {
-        const r = await compressing;
-        if (!failure) writeRowGroup(jobPages, r, layout, numRows);
-      } catch (err) {
-        fail(new Error("compressing a Parquet row group", { cause: err }));
-      } finally {
-        inFlight--;
-        wake?.();
-      }
-    });
-    while (inFlight >= MAX_IN_FLIGHT && !failure) {
-      await new Promise<void>((resolve) => {
-        wake = resolve;
+  writeFooter(rows: number, columns: readonly ColumnSpec[]): void {
+    this.emit(footer(this.pcols, this.rowGroups, rows, { "spotferry.columns": JSON.stringify(columnMetadata(columns)) }, CREATED_BY));
+  }
+}
+
+/**
+ * Row groups on their way into the file: compressed by the host, written strictly in row group order whatever order
+ * jobs finish in, with at most MAX_IN_FLIGHT of them compressing. The encoder owns the failure (`failed` reads it, `fail`
+ * records one) and calls `wake` when it fails, so a flush waiting for room stops waiting.
+ */
+function rowGroupQueue(o: {
+  source: RowGroupSource;
+  host: CompressorHost;
+  file: ParquetFile;
+  out: ByteOutput;
+  failed: () => Error | null;
+  fail: (err: Error) => void;
+}) {
+  const { source, host, file, out, failed, fail } = o;
+  let inFlight = 0;
+  let tail: Promise<void> = Promise.resolve();
+  let wake: (() => void) | null = null;
+  return {
+    wake: () => wake?.(),
+    /** Settles once every row group submitted so far is written (or has failed). */
+    drained: () => tail,
+    /** Submits the rows in the builders as one row group, then waits for room in the queue and in `out`. */
+    async flush(): Promise<void> {
+      if ((source.builders[0] as ColumnBuilder).length === 0) return;
+      const group = takeRowGroup(source);
+      const compressing = host.submit(group.job);
+      inFlight++;
+      tail = tail.then(async () => {
+        try {
+          const r = await compressing;
+          if (!failed()) file.writeRowGroup(group, r);
+        } catch (err) {
+          fail(new Error("compressing a Parquet row group", { cause: err }));
+        } finally {
+          inFlight--;
+          wake?.();
+        }
       });
-      wake = null;
-    }
-    await out.ready();
-    if (failure) throw failure;
+      while (inFlight >= MAX_IN_FLIGHT && !failed()) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = null;
+      }
+      await out.ready();
+      const failure = failed();
+      if (failure) throw failure;
+    },
   };
+}
+
+export function createParquetEncoder(columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
+  if (columns.length === 0) throw new Error("a Parquet file needs at least one column");
+  const compression = opts.compression ?? "zstd";
+  const rowGroupRows = opts.rowGroupRows ?? 65_536;
+  const maxRowGroupBytes = opts.maxRowGroupBytes ?? 64 * 1024 * 1024;
+  const pcols = columns.map(parquetColumn);
+  const builders: ColumnBuilder[] = columns.map((c, i) => createBuilder(c, i, rowGroupRows, pcols[i]?.width ?? 0));
+  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
+  const host = hostFor(opts.threads ?? "worker");
+  const file = new ParquetFile({ out, pcols, compression });
+
+  let rows = 0;
+  let failure: Error | null = null;
+  let closed = false;
+  const fail = (err: Error) => {
+    if (failure) return;
+    failure = err;
+    closed = true;
+    out.destroy(err);
+    queue.wake();
+  };
+  const queue = rowGroupQueue({ source: { builders, pcols, compression }, host, file, out, failed: () => failure, fail });
 
   return {
     format: "parquet",
@@ -242,17 +307,17 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
         }
         rows += to - from;
         from = to;
-        if (first.length >= rowGroupRows || builders.reduce((n, b) => n + b.byteSize(), 0) >= maxRowGroupBytes) await flush();
+        if (first.length >= rowGroupRows || builders.reduce((n, b) => n + b.byteSize(), 0) >= maxRowGroupBytes) await queue.flush();
       }
     },
     async end() {
       if (failure) throw failure;
-      await flush();
-      await tail;
+      await queue.flush();
+      await queue.drained();
       if (failure) throw failure;
       closed = true;
       // No rows: no file (callers do not create empty chunks).
-      if (rows > 0) emit(footer(pcols, rowGroups, rows, { "spotferry.columns": JSON.stringify(columnMetadata(columns)) }, CREATED_BY));
+      if (rows > 0) file.writeFooter(rows, columns);
       out.end();
       return statsOf(rows, out.bytes, builders);
     },

@@ -87,33 +87,54 @@ function pseudoBuilders(columns: readonly ColumnSpec[], counters: Counters[]): C
   return columns.map((spec, i) => ({ spec, counters: counters[i] }) as unknown as ColumnBuilder);
 }
 
-export function createTextEncoder(format: "ndjson" | "csv", columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
-  const compression = opts.compression ?? "gzip";
-  if (compression !== "gzip" && compression !== "none") throw new Error(`${format} supports gzip or none, not ${compression}`);
-  const json = format === "ndjson";
-  const counters: Counters[] = columns.map(() => ({ nulls: 0, zeroDates: 0 }));
-  const renders = columns.map((c, i) => renderer(c, json, counters[i] as Counters));
-  const keys = columns.map((c, i) => `${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`);
-  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
-  const gzip: Gzip | null = compression === "gzip" ? createGzip({ level: opts.gzipLevel ?? 1, chunkSize: 256 * 1024 }) : null;
-  let failure: Error | null = null;
-  let rows = 0;
-  let ended = false;
-  gzip?.on("data", (b: Buffer) => out.push(b));
-  gzip?.on("error", (err) => {
-    failure ??= new Error("gzip failed", { cause: err });
-    out.destroy(failure);
-  });
+function csvHeader(columns: readonly ColumnSpec[]): string {
+  return `${columns.map((c) => csvField(c.name)).join(",")}\n`;
+}
 
-  const emit = async (s: string) => {
-    const buf = Buffer.from(s, "utf8");
-    if (!gzip) out.push(buf);
-    else if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
-    await out.ready();
-    if (failure) throw failure;
+function textStats(o: { columns: readonly ColumnSpec[]; counters: Counters[]; rows: number; bytes: number }): EncoderStats {
+  const cols = pseudoBuilders(o.columns, o.counters).map((b) => ({
+    name: b.spec.name,
+    nulls: b.counters.nulls,
+    zeroDates: b.counters.zeroDates,
+  }));
+  return {
+    rows: o.rows,
+    bytes: o.bytes,
+    zeroDates: cols.reduce((a, c) => a + c.zeroDates, 0),
+    columns: cols,
   };
+}
 
-  const renderRows = (batch: readonly Row[]): string => {
+/** A gzip stream whose output goes to `out` and whose errors go to `onError`. */
+function gzipInto(out: ByteOutput, level: number, onError: (err: Error) => void): Gzip {
+  const gzip = createGzip({ level, chunkSize: 256 * 1024 });
+  gzip.on("data", (b: Buffer) => out.push(b));
+  gzip.on("error", onError);
+  return gzip;
+}
+
+/** Ends the gzip stream and resolves once its last bytes are out. */
+function endGzip(gzip: Gzip): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    gzip.once("end", resolve);
+    gzip.once("error", reject);
+    gzip.end();
+  });
+}
+
+/**
+ * The text of a batch of rows, each value rendered by its column's Render; NULLs are counted. `firstRow` (rows written
+ * before the batch) only numbers the row in a value error.
+ */
+function rowRenderer(o: {
+  columns: readonly ColumnSpec[];
+  renders: Render[];
+  keys: string[];
+  counters: Counters[];
+  json: boolean;
+}): (batch: readonly Row[], firstRow: number) => string {
+  const { columns, renders, keys, counters, json } = o;
+  return (batch, firstRow) => {
     const ncol = columns.length;
     let s = "";
     for (let r = 0; r < batch.length; r++) {
@@ -126,7 +147,7 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
           try {
             t = (renders[j] as Render)(v);
           } catch (err) {
-            throw valueError(columns[j] as ColumnSpec, rows + r, err);
+            throw valueError(columns[j] as ColumnSpec, firstRow + r, err);
           }
         }
         if (t === null) (counters[j] as Counters).nulls++;
@@ -137,20 +158,38 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
     }
     return s;
   };
+}
 
-  const stats = (): EncoderStats => {
-    const cols = pseudoBuilders(columns, counters).map((b) => ({
-      name: b.spec.name,
-      nulls: b.counters.nulls,
-      zeroDates: b.counters.zeroDates,
-    }));
-    return {
-      rows,
-      bytes: out.bytes,
-      zeroDates: cols.reduce((a, c) => a + c.zeroDates, 0),
-      columns: cols,
-    };
+export function createTextEncoder(format: "ndjson" | "csv", columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
+  const compression = opts.compression ?? "gzip";
+  if (compression !== "gzip" && compression !== "none") throw new Error(`${format} supports gzip or none, not ${compression}`);
+  const json = format === "ndjson";
+  const counters: Counters[] = columns.map(() => ({ nulls: 0, zeroDates: 0 }));
+  const renders = columns.map((c, i) => renderer(c, json, counters[i] as Counters));
+  const keys = columns.map((c, i) => `${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`);
+  const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
+  let failure: Error | null = null;
+  let rows = 0;
+  let ended = false;
+  const gzip: Gzip | null =
+    compression === "gzip"
+      ? gzipInto(out, opts.gzipLevel ?? 1, (err) => {
+          failure ??= new Error("gzip failed", { cause: err });
+          out.destroy(failure);
+        })
+      : null;
+
+  const emit = async (s: string) => {
+    const buf = Buffer.from(s, "utf8");
+    if (!gzip) out.push(buf);
+    else if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
+    await out.ready();
+    if (failure) throw failure;
   };
+
+  const renderRows = rowRenderer({ columns, renders, keys, counters, json });
+
+  const stats = (): EncoderStats => textStats({ columns, counters, rows, bytes: out.bytes });
 
   let header = !json;
   return {
@@ -165,10 +204,10 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
       let s = "";
       if (header) {
         header = false;
-        s = `${columns.map((c) => csvField(c.name)).join(",")}\n`;
+        s = csvHeader(columns);
       }
       try {
-        s += renderRows(batch);
+        s += renderRows(batch, rows);
       } catch (err) {
         failure = err as Error;
         out.destroy(failure);
@@ -181,13 +220,8 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
     async end() {
       if (failure) throw failure;
       ended = true;
-      if (header) await emit(`${columns.map((c) => csvField(c.name)).join(",")}\n`);
-      if (gzip)
-        await new Promise<void>((resolve, reject) => {
-          gzip.once("end", resolve);
-          gzip.once("error", reject);
-          gzip.end();
-        });
+      if (header) await emit(csvHeader(columns));
+      if (gzip) await endGzip(gzip);
       out.end();
       return stats();
     },
