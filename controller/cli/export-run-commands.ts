@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
@@ -16,9 +17,11 @@ import type { ExportProgress } from "../../lib/jobs/job-store.ts";
 import { openSource, resolvePassword } from "../../lib/mysql/connect.ts";
 import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
-import { finalizeExport, readManifest } from "../finalize/finalize.ts";
-import { runLocalAgents } from "../local/local-run.ts";
+import { type FinalizeResult, finalizeExport, readManifest } from "../finalize/finalize.ts";
+import { type LocalFleetResult, runLocalFleet } from "../local/local-fleet.ts";
 import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
+import { MysqlSplitFinder } from "../planner/split-points.ts";
+import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
 import { verifyExport } from "../verify/verify.ts";
 
 const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
@@ -89,6 +92,50 @@ function progressBar(total: number) {
   };
 }
 
+/**
+ * The local run: the controller's reconcilers over this machine's agent processes (controller/local/local-fleet.ts),
+ * finalizing included, until the export is SUCCEEDED (or cannot be). The finalize result is kept for the summary.
+ */
+async function runLocally(o: {
+  client: DynamoDBClient;
+  store: DynamoJobStore;
+  s3: S3Client;
+  record: ExportRecord;
+  tableName: string;
+  workers: number;
+  leaseSeconds: number;
+  onProgress: (p: ExportProgress, agents: number) => void;
+}): Promise<{ result: LocalFleetResult; fin: FinalizeResult }> {
+  const { store, s3, record } = o;
+  let fin: FinalizeResult | undefined;
+  const finalize = async (exportId: string) => {
+    const source = await openExportSource(record, systemClock);
+    fin = await finalizeExport({ store, s3, clock: systemClock, schema: () => source.columns(), log }, exportId).finally(() =>
+      source.close(),
+    );
+  };
+  const splitter = new MysqlSplitFinder();
+  const result = await runLocalFleet({
+    jobs: store,
+    fleet: new DynamoFleetStore({ client: o.client, tableName: o.tableName, clock: systemClock }),
+    clock: systemClock,
+    exportId: record.exportId,
+    claimPool: record.spec.pool,
+    stateTable: o.tableName,
+    workers: o.workers,
+    agentCommand: [process.execPath, cliBin],
+    leaseSeconds: o.leaseSeconds,
+    logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", record.exportId),
+    finalize,
+    splitter,
+    onProgress: o.onProgress,
+  }).finally(() => splitter.close());
+  if (!result.done) throw new UserError(`export ${record.exportId} did not finish: ${result.reason ?? "stopped"}`);
+  // Finalized by someone else meanwhile: finalizeExport answers a SUCCEEDED export from its record.
+  if (!fin) await finalize(record.exportId);
+  return { result, fin: fin! };
+}
+
 export function registerExportRunCommands(program: Command): void {
   const exp = program.commands.find((c) => c.name() === "export") ?? program.command("export");
 
@@ -138,24 +185,16 @@ export function registerExportRunCommands(program: Command): void {
             }
             const bar = progressBar(record.estimatedRows);
             const t0 = Date.now();
-            const result = await runLocalAgents({
+            const { result, fin } = await runLocally({
+              client,
               store,
-              clock: systemClock,
-              exportId: record.exportId,
-              pool: spec.pool,
-              stateTable: tableName,
+              s3,
+              record,
+              tableName,
               workers,
-              agentCommand: [process.execPath, cliBin],
               leaseSeconds: Number(opts.lease),
-              logDir: join(process.env.SPOTFERRY_HOME ?? join(repoRoot, ".spotferry"), "logs", record.exportId),
               onProgress: (p, n) => bar.update(p, n),
             }).finally(() => bar.stop());
-            if (!result.done) throw new UserError(`export ${record.exportId} did not finish: ${result.reason ?? "stopped"}`);
-            const source = await openExportSource(record, systemClock);
-            const fin = await finalizeExport(
-              { store, s3, clock: systemClock, schema: () => source.columns(), log },
-              record.exportId,
-            ).finally(() => source.close());
             const seconds = (Date.now() - t0) / 1000;
             const summary = {
               exportId: record.exportId,
@@ -165,6 +204,8 @@ export function registerExportRunCommands(program: Command): void {
               agentsStarted: result.agentsStarted,
               agentsDied: result.agentsDied,
               leasesReaped: result.reaped,
+              leasesRevoked: result.revoked,
+              localPool: result.pool,
             };
             if (opts.json) printJson(summary);
             else

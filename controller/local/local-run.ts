@@ -1,18 +1,22 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Clock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
 import type { ExportProgress, JobStore } from "../../lib/jobs/job-store.ts";
+import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
+import type { FleetStore } from "../store/fleet-store.ts";
+import { runLocalFleet } from "./local-fleet.ts";
 
 /**
- * `export run --local`: this machine plays the fleet. It runs N agent processes against the configured endpoints,
- * replaces any that die before the export is done (as the controller replaces interrupted nodes), reaps leases of
- * killed agents, and reports progress until every partition is DONE or nothing more can progress.
+ * Runs an export's partitions on agent processes here until every partition is DONE or nothing more can progress,
+ * without finalizing: the scheduler's local mode (controller/schedule/run-attempt.ts), which finalizes behind its
+ * quality gate. The same path as `export run --local` (local-fleet.ts: the controller's reconcilers over a
+ * LocalCloudProvider), so a dead agent is replaced by the interruption and provisioning reconcilers, not by a loop of
+ * its own. Pools and nodes go to the state table's FleetStore (`stateTable`) unless `fleet` is given.
  */
 export interface LocalRunOptions {
   store: JobStore;
   clock: Clock;
   exportId: string;
+  /** The export spec's pool (what its partitions are queued under); the local pool record is `local-<pool>`. */
   pool: string;
   stateTable: string;
   workers: number;
@@ -21,6 +25,7 @@ export interface LocalRunOptions {
   leaseSeconds: number;
   logDir: string;
   env?: NodeJS.ProcessEnv;
+  fleet?: FleetStore;
   onProgress?: (p: ExportProgress, workers: number) => void;
   signal?: AbortSignal;
 }
@@ -30,86 +35,25 @@ export interface LocalRunResult {
   progress: ExportProgress;
   agentsStarted: number;
   agentsDied: number;
+  /** Leases the run's controller took back: reaped after expiry, or revoked from a lost agent. */
   reaped: number;
   reason?: string;
 }
 
 export async function runLocalAgents(opts: LocalRunOptions): Promise<LocalRunResult> {
-  const { store, clock } = opts;
-  mkdirSync(opts.logDir, { recursive: true });
-  const live = new Map<number, ChildProcess>();
-  let started = 0;
-  let died = 0;
-  let reaped = 0;
-  const start = (slot: number) => {
-    const nodeId = `local-${slot}-${++started}`;
-    const log = createWriteStream(join(opts.logDir, `${nodeId}.log`));
-    const child = spawn(
-      opts.agentCommand[0]!,
-      [
-        ...opts.agentCommand.slice(1),
-        "agent",
-        "run",
-        "--no-imds",
-        "--pool",
-        opts.pool,
-        "--node-id",
-        nodeId,
-        "--state-table",
-        opts.stateTable,
-        "--idle-exit",
-        "5s",
-        "--lease",
-        `${opts.leaseSeconds}s`,
-        "--heartbeat",
-        `${Math.max(1, Math.floor(opts.leaseSeconds / 4))}s`,
-      ],
-      { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    child.on("exit", (code, signal) => {
-      if (live.get(slot) === child) live.delete(slot);
-      if (code !== 0) died++;
-      log.end(`agent exited: code ${code} signal ${signal}\n`);
-    });
-    live.set(slot, child);
-  };
-  for (let i = 0; i < opts.workers; i++) start(i);
-  let progress = await store.progress(opts.exportId);
-  let reason: string | undefined;
+  const client = opts.fleet ? null : dynamoClient();
+  const fleet = opts.fleet ?? new DynamoFleetStore({ client: client!, tableName: opts.stateTable, clock: opts.clock });
   try {
-    for (;;) {
-      if (opts.signal?.aborted) {
-        reason = "interrupted";
-        break;
-      }
-      await clock.sleep(1000);
-      reaped += (await store.reapExpired({ skewMarginMs: 1000 })).length;
-      progress = await store.progress(opts.exportId);
-      opts.onProgress?.(progress, live.size);
-      const { DONE, PENDING, LEASED, QUARANTINED } = progress.byState;
-      if (DONE.partitions === progress.total.partitions) break;
-      if (PENDING.partitions + LEASED.partitions === 0 && QUARANTINED.partitions > 0) {
-        reason = `${QUARANTINED.partitions} partitions are quarantined (see \`spotferry export show ${opts.exportId} --state QUARANTINED\`)`;
-        break;
-      }
-      // Replace agents that died, or that went idle while partitions wait out a backoff.
-      for (let i = 0; i < opts.workers; i++) if (!live.has(i) && PENDING.partitions + LEASED.partitions > 0) start(i);
-    }
+    const r = await runLocalFleet({ ...opts, jobs: opts.store, fleet, claimPool: opts.pool });
+    return {
+      done: r.done,
+      progress: r.progress,
+      agentsStarted: r.agentsStarted,
+      agentsDied: r.agentsDied,
+      reaped: r.reaped + r.revoked,
+      ...(r.reason ? { reason: r.reason } : {}),
+    };
   } finally {
-    await Promise.all(
-      [...live.values()].map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null) return resolve();
-            c.once("exit", () => resolve());
-            c.kill("SIGTERM");
-            setTimeout(() => c.kill("SIGKILL"), 30_000).unref();
-          }),
-      ),
-    );
+    client?.destroy();
   }
-  const done = progress.byState.DONE.partitions === progress.total.partitions;
-  return { done, progress, agentsStarted: started, agentsDied: died, reaped, ...(reason ? { reason } : {}) };
 }

@@ -11,8 +11,9 @@ import { openSource } from "../../lib/mysql/connect.ts";
 import { repoRoot } from "../../sim/stack/stack.ts";
 import { type ExportFixture, exportFixture } from "../helpers/export-fixture.ts";
 
-// The local run end to end through the CLI: agents are SIGKILLed mid-run, the runner replaces them and reaps their
-// leases, and `export verify` then finds every source row exactly once.
+// The local run end to end through the CLI: agents are SIGKILLed mid-run, the controller's reconcilers take their
+// leases back and replace them (export-run-reconcilers.test.ts shows which reconciler does what), and `export verify`
+// then finds every source row exactly once.
 //
 // Kills are driven by the store's state, never by elapsed time: the k-th agent dies once 3k of the 30 chunks are
 // committed, and the test holds one partition itself (a real lease, as any claimer would) until the third kill, so
