@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -68,7 +68,7 @@ async function launch(cloud: LocalCloudProvider, count: number, pool = "local-p"
 }
 
 async function until(cloud: LocalCloudProvider, id: string, check: (i: CloudInstance) => boolean, pool = "local-p") {
-  for (let k = 0; k < 200; k++) {
+  for (let k = 0; k < 4000; k++) {
     const i = (await cloud.describePoolInstances(pool)).find((x) => x.instanceId === id);
     if (i && check(i)) return i;
     await new Promise((r) => setTimeout(r, 25));
@@ -76,11 +76,16 @@ async function until(cloud: LocalCloudProvider, id: string, check: (i: CloudInst
   throw new Error(`instance ${id} never reached the expected state`);
 }
 
-const logOf = (mode: string, id: string) => readFileSync(join(dir, mode, `${id}.log`), "utf8");
+// The provider opens each log asynchronously: a log not created yet reads as empty.
+const logOf = (mode: string, id: string) => {
+  const file = join(dir, mode, `${id}.log`);
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+};
 
 /** Until the script has installed its SIGTERM handler: a process stopped while it boots just dies of the signal. */
 async function ready(mode: string, id: string) {
-  for (let k = 0; k < 200 && !logOf(mode, id).includes("ready\n"); k++) await new Promise((r) => setTimeout(r, 25));
+  // Bounded by the test's own timeout only: under load a process may take a while to get there.
+  while (!logOf(mode, id).includes("ready\n")) await new Promise((r) => setTimeout(r, 25));
 }
 
 test("launched processes run with the agent's flags and the launch's tags, and SIGTERM drains them", async () => {
