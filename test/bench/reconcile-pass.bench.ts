@@ -75,15 +75,17 @@ try {
       shareSnapshot,
       log: () => {},
     });
-  // Bring the pool to NODES READY nodes: launch, boot (5 s of sim time), then passes until nothing changes.
+  // Bring the pool to NODES READY nodes: launch, boot (5 s of sim time), passes until every node is READY (a state,
+  // not a time: the sim's processes may take long on a loaded machine; a bounded number of passes, then report).
   const warm = controller(true);
-  for (let i = 0; i < 6; i++) {
+  const readyNodes = async () => (await fleet.listNodes(pool)).filter((n) => n.lifecycle === "READY").length;
+  for (let i = 0; i < 200 && (await readyNodes()) < NODES; i++) {
     await warm.step();
     await clock.advance(6_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setImmediate(r));
   }
   await warm.stop();
-  const ready = (await fleet.listNodes(pool)).filter((n) => n.lifecycle === "READY").length;
+  const ready = await readyNodes();
   console.log(`${PARTS.toLocaleString("en-US")} partitions, ${ready} READY nodes (of ${NODES} asked)`);
   for (const shareSnapshot of [false, true]) {
     const c = controller(shareSnapshot);

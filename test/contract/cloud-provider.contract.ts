@@ -8,6 +8,7 @@ import {
   type Market,
   SPOT_TERMINATION_REASON,
 } from "../../controller/cloud/cloud-provider.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * The CloudProvider contract (controller/cloud/cloud-provider.ts): every backend runs these cases, each over a
@@ -318,15 +319,6 @@ export function cloudProviderContract(name: string, open: (t: TestContext) => Pr
       await assert.rejects(cloud.launch(request(ghost, {})), /launching 1 instances for pool contract/);
     });
   });
-}
-
-/** Polls in real time (the clock stays put): describing is eventually consistent. Local, so the fake's run loads no SDK. */
-async function waitFor<T>(what: string, check: () => Promise<T | false>, ms = 10_000): Promise<T> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
-    const v = await check();
-    if (v !== false) return v;
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 const pick = (i: CloudInstance | undefined) => [i?.state, i?.stateReason];
