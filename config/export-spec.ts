@@ -1,3 +1,5 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { enrichSpec, incrementalSpec, qualityRule, schemaDriftPolicy } from "./incremental-spec.ts";
 import { secretRef } from "./secret.ts";
@@ -13,6 +15,69 @@ const filterPredicate = z.discriminatedUnion("op", [
   z.object({ column: identifier, op: z.enum(["is null", "is not null"]) }).strict(),
 ]);
 export type FilterPredicate = z.infer<typeof filterPredicate>;
+
+/** The certificates of a PEM text, normalised to their blocks; or what is wrong with it (`where` names the text). */
+export function parseCaPem(text: string, where: string): { pem: string; certificates: X509Certificate[] } | { problem: string } {
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+  if (blocks.length === 0) return { problem: `${where} is not PEM (no -----BEGIN ...----- block)` };
+  const certs = blocks.filter((b) => b[1] === "CERTIFICATE").map((b) => b[0]);
+  if (certs.length === 0) return { problem: `${where} holds no certificate (only ${[...new Set(blocks.map((b) => b[1]))].join(", ")})` };
+  const certificates: X509Certificate[] = [];
+  for (const [i, pem] of certs.entries()) {
+    try {
+      certificates.push(new X509Certificate(pem));
+    } catch (err) {
+      return { problem: `certificate ${i + 1} of ${where} cannot be parsed (${(err as Error).message})` };
+    }
+  }
+  return { pem: `${certs.join("\n")}\n`, certificates };
+}
+
+/** Reads a CA bundle (source.tls.caFile); a relative path is taken from the working directory. */
+export function readCaFile(path: string): ReturnType<typeof parseCaPem> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { problem: code === "ENOENT" ? `${path}: file not found` : `cannot read ${path} (${code ?? String(err)})` };
+  }
+  return parseCaPem(text, path);
+}
+
+/**
+ * TLS to the source, with the semantics of MySQL's --ssl-mode: `required` encrypts without checking the server's
+ * certificate; `verify-ca` checks its chain against the CA; `verify-full` also checks the host name (IP SANs for an
+ * IP). Without caFile the verify modes trust Node's default CAs. No `tls`: an unencrypted connection, as before.
+ */
+export const sourceTlsSpec = z
+  .object({
+    mode: z.enum(["required", "verify-ca", "verify-full"]),
+    /** A PEM bundle of CA certificates, e.g. RDS's global-bundle.pem; read by the controller, never by a node. */
+    caFile: z.string().min(1).optional(),
+    /**
+     * The CA certificates as PEM text. The planner writes it into the export record (caFile cut to the certificates
+     * that anchor the server's chain), since nodes do not have the controller's files; it may also be given inline.
+     * When present, caFile is not read.
+     */
+    ca: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const field = t.ca !== undefined ? "ca" : t.caFile !== undefined ? "caFile" : null;
+    if (field === null) return;
+    if (t.mode === "required") {
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: "mode required does not check the server's certificate; use verify-ca or verify-full to trust a CA",
+      });
+      return;
+    }
+    const parsed = t.ca !== undefined ? parseCaPem(t.ca, "the text") : readCaFile(t.caFile as string);
+    if ("problem" in parsed) ctx.addIssue({ code: "custom", path: [field], message: parsed.problem });
+  });
+export type SourceTls = z.infer<typeof sourceTlsSpec>;
 
 export const sourceSpec = z
   .object({
@@ -33,6 +98,8 @@ export const sourceSpec = z
     maxRowsPerSecond: z.number().positive().optional(),
     /** Time zone the server's DATETIME values are read in; TIMESTAMP is always converted to UTC. */
     timezone: z.string().default("Z"),
+    /** Encrypt (and verify) the connection; see sourceTlsSpec. */
+    tls: sourceTlsSpec.optional(),
   })
   .strict();
 

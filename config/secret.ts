@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** A customer-managed KMS key that encrypts the secret: `spotferry iam policy` grants kms:Decrypt on it (via the service). */
+const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[^:]*:[^:]*:key\//, "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)");
+
 /**
  * Where a secret comes from. Secrets are never written inline in a config file: a literal string is refused
  * so that specs can be committed and logged safely.
@@ -11,9 +14,15 @@ export const secretRef = z.union(
       .object({
         secretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, "must be a Secrets Manager ARN"),
         jsonKey: z.string().optional(),
+        kmsKeyArn: kmsKeyArn.optional(),
       })
       .strict(),
-    z.object({ ssmParameter: z.string().regex(/^(arn:aws[a-z-]*:ssm:|\/)/, "must be an SSM parameter ARN or name") }).strict(),
+    z
+      .object({
+        ssmParameter: z.string().regex(/^(arn:aws[a-z-]*:ssm:|\/)/, "must be an SSM parameter ARN or name"),
+        kmsKeyArn: kmsKeyArn.optional(),
+      })
+      .strict(),
   ],
   { error: "expected { env: NAME }, { secretArn: ARN } or { ssmParameter: ARN }; inline secrets are not allowed" },
 );

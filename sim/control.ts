@@ -1,5 +1,7 @@
 import { baseSpotPrice, INSTANCE_TYPES } from "./catalogue.ts";
 import { EC2_ACTIONS } from "./ec2-api.ts";
+import { callsReply } from "./front-door/recorder.ts";
+import { answerIam } from "./iam/control.ts";
 import type { Market } from "./market.ts";
 import type { World } from "./world.ts";
 
@@ -46,7 +48,8 @@ export async function handleControl(w: World, method: string, url: URL, body: st
   }
   const req: ControlRequest = { url, path, input, onShutdown };
   try {
-    const reply = method === "GET" ? answerGet(w, req) : method === "POST" ? answerPost(w, req) : undefined;
+    const reply =
+      answerIam(w, method, path, input) ?? (method === "GET" ? answerGet(w, req) : method === "POST" ? answerPost(w, req) : undefined);
     return reply ?? json(404, { error: `${method} ${url.pathname}: no such control endpoint` });
   } catch (err) {
     const message = (err as Error).message;
@@ -66,6 +69,7 @@ interface ControlRequest {
 /** The reply to a GET, or undefined when no endpoint answers it. */
 function answerGet(w: World, { url, path }: ControlRequest): ControlReply | undefined {
   if (path === "/health") return json(200, { ok: true, pid: process.pid, url: w.url });
+  if (path === "/calls") return callsReply(w, url);
   if (path === "/status") {
     return json(200, {
       url: w.url,

@@ -107,7 +107,7 @@ export async function simDown(opts: { stateDir?: string } = {}): Promise<boolean
 }
 
 /** Calls the control API of the sim in `stateDir`; throws with the sim's own error message on failure. */
-export async function control(stateDir: string | undefined, method: "GET" | "POST", path: string, body?: unknown): Promise<string> {
+export async function control(stateDir: string | undefined, method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<string> {
   const state = await readSimState(stateDir);
   if (!state) throw new Error(`no sim is running for ${resolve(stateDir ?? defaultStateDir())}; start one with: spotferry sim up`);
   const res = await fetch(`${state.url}/_sim${path}`, {

@@ -5,6 +5,8 @@ import { fleetOperations } from "./ec2-fleet.ts";
 import { instanceOperations } from "./ec2-instances.ts";
 import { marketOperations } from "./ec2-market.ts";
 import { templateOperations } from "./ec2-templates.ts";
+import { ec2Authorization } from "./iam/ec2-actions.ts";
+import type { Principal } from "./json-services.ts";
 import { decodeEc2Query } from "./query-codec.ts";
 import type { World } from "./world.ts";
 import { ec2ErrorXml, ec2ResponseXml } from "./xml.ts";
@@ -27,7 +29,11 @@ export interface Ec2Reply {
   body: string;
 }
 
-export async function handleEc2(world: World, params: URLSearchParams): Promise<Ec2Reply> {
+/** Presigned-URL parameters are the signature's, not the action's (the decoder would refuse them as unknown). */
+const actionParams = (params: URLSearchParams) => new URLSearchParams([...params].filter(([k]) => !k.startsWith("X-Amz-")));
+
+export async function handleEc2(world: World, query: URLSearchParams, caller: Principal): Promise<Ec2Reply> {
+  const params = actionParams(query);
   const requestId = randomUUID();
   const action = params.get("Action") ?? "";
   try {
@@ -49,6 +55,11 @@ export async function handleEc2(world: World, params: URLSearchParams): Promise<
     }
     const [, , , , inputSchema, outputSchema] = operation.schema;
     const input = decodeEc2Query(inputSchema, params);
+    // As on EC2, permissions come first: a DryRun answers DryRunOperation only to a caller who may do it.
+    const denial = world.iam.check(caller, ec2Authorization(world, action, input), { service: "ec2", api: action });
+    if (denial) {
+      throw new Ec2Error("UnauthorizedOperation", `You are not authorized to perform this operation. ${denial.message}`, 403);
+    }
     if (input.DryRun === true) {
       throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
     }

@@ -16,6 +16,8 @@ import { instanceTypeInfo, subnetInZone, zoneOfSubnet } from "./catalogue.ts";
 import { type Ec2Operation, op, tagsFor } from "./ec2-common.ts";
 import { Ec2Error, invalidValue, missing } from "./ec2-errors.ts";
 import { sdkInstance } from "./ec2-instances.ts";
+import { launchRole } from "./iam/ec2-actions.ts";
+import { profileArn } from "./iam/identities.ts";
 import { newId, type SimInstance } from "./instances.ts";
 import type { Market } from "./market.ts";
 import { checkUserData } from "./templates.ts";
@@ -42,6 +44,9 @@ interface Candidate {
   userData?: string;
   keyName?: string;
   templateTags: Record<string, string>;
+  /** The instance profile's role, and the profile's ARN. */
+  role?: string;
+  profile?: string;
 }
 
 const DEFAULT_IMAGE = "ami-0a1b2c3d4e5f60718";
@@ -79,6 +84,8 @@ function launchOne(w: World, c: Candidate, market: Market, reservationId: string
     reservationId,
     userData: c.userData,
     keyName: c.keyName,
+    role: c.role,
+    instanceProfileArn: c.profile,
     tags: { ...c.templateTags, ...extraTags },
     launchTemplate: { id: c.ltId, name: c.ltName, version: c.ltVersion },
   });
@@ -106,6 +113,8 @@ function candidates(w: World, input: CreateFleetRequest, errors: CreateFleetErro
     const { template, version } = w.templates.resolve(spec);
     const data = version.data;
     const templateTags = tagRecord(tagsFor(data.TagSpecifications, "instance"));
+    const role = launchRole(w, data.IamInstanceProfile);
+    const profile = role ? (data.IamInstanceProfile?.Arn ?? profileArn(role)) : undefined;
     for (const o of cfg.Overrides?.length ? cfg.Overrides : [{}]) {
       const type = o.InstanceType ?? data.InstanceType;
       const zone =
@@ -130,6 +139,8 @@ function candidates(w: World, input: CreateFleetRequest, errors: CreateFleetErro
         userData: data.UserData,
         keyName: data.KeyName,
         templateTags,
+        role,
+        profile,
       };
       const problem = !type
         ? "No instance type in the override or the launch template."
@@ -298,6 +309,8 @@ export function runInstances(w: World, input: RunInstancesRequest): Reservation 
   const market: Market = marketType === "spot" ? "spot" : "on-demand";
   const userData = input.UserData ?? data.UserData;
   checkUserData(userData, "UserData");
+  const profile = input.IamInstanceProfile ?? data.IamInstanceProfile;
+  const role = launchRole(w, profile);
   if (market === "spot") {
     const max = input.InstanceMarketOptions?.SpotOptions?.MaxPrice ?? data.InstanceMarketOptions?.SpotOptions?.MaxPrice;
     const p = w.market.spotPrice(type, zone) ?? Infinity;
@@ -335,6 +348,8 @@ export function runInstances(w: World, input: RunInstancesRequest): Reservation 
         userData,
         tags,
         keyName: input.KeyName ?? data.KeyName,
+        role,
+        instanceProfileArn: role ? (profile?.Arn ?? profileArn(role)) : undefined,
         launchTemplate: lt ? { id: lt.template.id, name: lt.template.name, version: lt.version.number } : undefined,
       }),
     );

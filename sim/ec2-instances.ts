@@ -44,6 +44,7 @@ export function sdkInstance(i: SimInstance): Instance {
     InstanceLifecycle: i.lifecycle === "spot" ? "spot" : undefined,
     SpotInstanceRequestId: i.lifecycle === "spot" ? `sir-${i.id.slice(2, 10)}` : undefined,
     KeyName: i.keyName,
+    IamInstanceProfile: i.instanceProfileArn ? { Arn: i.instanceProfileArn } : undefined,
     AmiLaunchIndex: 0,
     Architecture: "x86_64",
     Hypervisor: "xen",

@@ -6,6 +6,9 @@ import {
   DescribeInstanceTypes$,
   type DescribeInstanceTypesRequest,
   type DescribeInstanceTypesResult,
+  DescribeRegions$,
+  type DescribeRegionsRequest,
+  type DescribeRegionsResult,
   DescribeSpotPriceHistory$,
   type DescribeSpotPriceHistoryRequest,
   type DescribeSpotPriceHistoryResult,
@@ -100,7 +103,22 @@ function describeSpotPriceHistory(w: World, input: DescribeSpotPriceHistoryReque
   };
 }
 
+/** The one region the sim is; a user's tooling calls this first. AllRegions changes nothing: there are no others. */
+function describeRegions(w: World, input: DescribeRegionsRequest): DescribeRegionsResult {
+  const region = { name: w.geo.region, endpoint: `ec2.${w.geo.region}.amazonaws.com`, optIn: "opt-in-not-required" };
+  const chosen = input.RegionNames?.length ? input.RegionNames.filter((n) => n === region.name) : [region.name];
+  const unknown = input.RegionNames?.find((n) => n !== region.name);
+  if (unknown) throw new Ec2Error("InvalidParameterValue", `Invalid region: ${unknown} (the sim serves ${region.name} only)`);
+  const filtered = applyFilters(chosen.length ? [region] : [], input.Filters, {
+    "region-name": (r) => r.name,
+    endpoint: (r) => r.endpoint,
+    "opt-in-status": (r) => r.optIn,
+  });
+  return { Regions: filtered.map((r) => ({ RegionName: r.name, Endpoint: r.endpoint, OptInStatus: r.optIn })) };
+}
+
 export const marketOperations: Record<string, Ec2Operation> = {
+  DescribeRegions: op(DescribeRegions$, describeRegions),
   DescribeInstanceTypes: op(DescribeInstanceTypes$, describeInstanceTypes),
   DescribeSpotPriceHistory: op(DescribeSpotPriceHistory$, describeSpotPriceHistory),
   DescribeAvailabilityZones: op<DescribeAvailabilityZonesRequest, DescribeAvailabilityZonesResult>(

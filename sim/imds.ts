@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Clock } from "../lib/clock.ts";
+import type { InstanceCredentials } from "./iam/instance-credentials.ts";
 
 /**
  * One IMDSv2 endpoint per instance, on its own loopback port: nodes find it through AWS_EC2_METADATA_SERVICE_ENDPOINT,
@@ -23,6 +24,8 @@ export interface ImdsView {
   noticeTime?: number;
   noticeAction?: "terminate" | "stop" | "hibernate";
   rebalanceTime?: number;
+  /** The instance profile's credentials; without a profile everything under iam/ is 404, as on EC2. */
+  iam?: InstanceCredentials;
 }
 
 export interface ImdsServer {
@@ -126,6 +129,7 @@ function lookup(v: ImdsView, path: string): string | Buffer | undefined {
       "ami-id",
       "events/",
       "hostname",
+      ...(v.iam ? ["iam/"] : []),
       "instance-id",
       "instance-life-cycle",
       "instance-type",
@@ -157,6 +161,7 @@ function lookup(v: ImdsView, path: string): string | Buffer | undefined {
     "tags/instance/": [...v.tags.keys()].join("\n"),
   };
   if (key in simple) return simple[key];
+  if (key === "iam" || key.startsWith("iam/")) return iamLookup(v, key);
   // Spot notices: 404 until the instance is marked for interruption, exactly how agents detect "no notice yet".
   if (key === "spot/instance-action" && v.noticeTime !== undefined) {
     return JSON.stringify({ action: v.noticeAction ?? "terminate", time: iso(v.noticeTime) });
@@ -166,5 +171,15 @@ function lookup(v: ImdsView, path: string): string | Buffer | undefined {
     return JSON.stringify({ noticeTime: iso(v.rebalanceTime) });
   }
   if (key.startsWith("tags/instance/")) return v.tags.get(key.slice("tags/instance/".length));
+  return undefined;
+}
+
+/** `iam/info`, `iam/security-credentials/` (the role) and `iam/security-credentials/<role>` (the session). */
+function iamLookup(v: ImdsView, key: string): string | undefined {
+  if (!v.iam) return undefined;
+  if (key === "iam" || key === "iam/") return "info\nsecurity-credentials/";
+  if (key === "iam/info") return JSON.stringify(v.iam.info(), null, 2);
+  if (key === "iam/security-credentials" || key === "iam/security-credentials/") return v.iam.role;
+  if (key === `iam/security-credentials/${v.iam.role}`) return JSON.stringify(v.iam.current(), null, 2);
   return undefined;
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { EventLog } from "./events.ts";
+import type { SimIam } from "./iam/identities.ts";
+import { InstanceCredentials } from "./iam/instance-credentials.ts";
 import { type ImdsServer, startImds } from "./imds.ts";
 import type { Market } from "./market.ts";
-import { type InstanceProcess, passthroughEnv, startUserData } from "./processes.ts";
+import { checkInstanceEnv, type InstanceProcess, imagePath, passthroughEnv, startUserData } from "./processes.ts";
 import { type SimSshd, sshAvailable, startSshd } from "./ssh.ts";
 import type { Timers } from "./timers.ts";
 
@@ -39,6 +41,9 @@ export interface LaunchSpec {
   tags: Record<string, string>;
   launchTemplate?: { id: string; name: string; version: number };
   keyName?: string;
+  /** The role of the instance profile it was launched with (checked at launch), and the profile's ARN. */
+  role?: string;
+  instanceProfileArn?: string;
 }
 
 export interface SimInstance extends LaunchSpec {
@@ -59,6 +64,8 @@ export interface SimInstance extends LaunchSpec {
   proc?: InstanceProcess;
   /** The node's sshd (sim/ssh.ts), while it runs. */
   sshd?: SimSshd;
+  /** Its instance profile's rotating session, served by IMDS. */
+  credentials?: InstanceCredentials;
 }
 
 export interface InstanceSettings {
@@ -68,12 +75,14 @@ export interface InstanceSettings {
   shutdownDelaySec: number;
   killGraceSec: number;
   terminatedRetentionSec: number;
-  /** Extra environment for every instance (tests); the sim's own AWS_* and SPOTFERRY_* variables are always passed. */
+  /** Extra environment for every instance (tests only; names that look like secrets are refused). */
   instanceEnv: Record<string, string>;
   /** The sim's own URL, for the instances' AWS_ENDPOINT_URL_EC2 / _MONITORING. */
   simUrl: () => string;
   /** An sshd per running instance (sim/ssh.ts); default: when /usr/sbin/sshd is installed. */
   ssh?: boolean;
+  /** Issues the sessions of instance profiles. */
+  iam?: SimIam;
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
@@ -90,6 +99,7 @@ export class Instances {
   private stopping = false;
 
   constructor(settings: InstanceSettings, timers: Timers, events: EventLog) {
+    checkInstanceEnv(settings.instanceEnv);
     this.settings = settings;
     this.timers = timers;
     this.events = events;
@@ -114,6 +124,16 @@ export class Instances {
       dir: join(this.settings.stateDir, "instances", id),
       imdsReady: Promise.resolve(),
     };
+    if (spec.role && this.settings.iam) {
+      const { iam } = this.settings;
+      inst.credentials = new InstanceCredentials({
+        iam,
+        clock: this.timers.clock,
+        role: spec.role,
+        instanceId: id,
+        profileArn: spec.instanceProfileArn,
+      });
+    }
     this.all.set(id, inst);
     inst.imdsReady = startImds(
       () => ({
@@ -122,6 +142,7 @@ export class Instances {
         instanceType: inst.type,
         tags: inst.tagMap,
         region: this.settings.region,
+        iam: inst.credentials,
         userData: inst.userData ? Buffer.from(inst.userData, "base64") : undefined,
       }),
       this.timers.clock,
@@ -167,10 +188,13 @@ export class Instances {
       userData,
       env: {
         ...passthroughEnv(process.env),
-        AWS_REGION: process.env.AWS_REGION ?? this.settings.region,
+        PATH: imagePath(this.settings.stateDir),
+        AWS_REGION: this.settings.region,
         AWS_ENDPOINT_URL_EC2: simUrl,
         AWS_ENDPOINT_URL_MONITORING: simUrl,
         AWS_ENDPOINT_URL_CLOUDWATCH: simUrl,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: simUrl,
+        AWS_ENDPOINT_URL_SSM: simUrl,
         AWS_EC2_METADATA_SERVICE_ENDPOINT: inst.imds.url,
         AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: "IPv4",
         // Tells bootstrap/user-data.ts it runs as a process-level node: files here, no systemd, no installs.

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -14,16 +14,50 @@ export interface InstanceProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-/** Environment variables the sim hands to instances from its own environment: the local stack's settings. */
+/**
+ * What an EC2 node finds in its environment, and no more: never a key, a token or a password (a node learns its
+ * credentials from IMDS only). From the sim's own environment only the region, the endpoint URLs (on AWS those are
+ * the SDK's defaults) and the SDK's checksum and warning switches pass.
+ */
+const PASSED =
+  /^AWS_(REGION|DEFAULT_REGION|ENDPOINT_URL(_[A-Z0-9_]+)?|REQUEST_CHECKSUM_CALCULATION|RESPONSE_CHECKSUM_VALIDATION|SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED)$/;
+
 export function passthroughEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) continue;
-    if (k.startsWith("AWS_") || k.startsWith("SPOTFERRY_")) out[k] = v;
-  }
-  // An instance always has metadata; a test runner that disabled IMDS for itself must not disable it for nodes.
-  delete out.AWS_EC2_METADATA_DISABLED;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && PASSED.test(k)) out[k] = v;
   return out;
+}
+
+/** Names that look like secrets: a test's instanceEnv may not smuggle any onto a node. */
+export const SECRET_LIKE = /SECRET|PASSWORD|TOKEN|CREDENTIAL|PRIVATE|ACCESS_KEY/i;
+
+export function checkInstanceEnv(env: Record<string, string>): void {
+  const bad = Object.keys(env).filter((k) => SECRET_LIKE.test(k));
+  if (bad.length) {
+    throw new Error(`starting the sim: instanceEnv ${bad.join(", ")} looks like a secret; nodes get credentials from IMDS only`);
+  }
+}
+
+/** The system directories of the "machine image"; its own bin (with Node) comes first. */
+const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The machine image's PATH: `<stateDir>/image/bin` (Node preinstalled, a symlink to the sim's own Node binary, as an
+ * AMI with Node 24 would have it) and the system directories. Never the host's PATH (node_modules/.bin and the like).
+ */
+export function imagePath(stateDir: string): string {
+  const bin = join(stateDir, "image", "bin");
+  const node = join(bin, "node");
+  mkdirSync(bin, { recursive: true });
+  let current: string | undefined;
+  try {
+    current = readlinkSync(node);
+  } catch {}
+  if (current !== process.execPath) {
+    rmSync(node, { force: true });
+    symlinkSync(process.execPath, node);
+  }
+  return `${bin}:${SYSTEM_PATH}`;
 }
 
 export function startUserData(opts: {
@@ -40,12 +74,8 @@ export function startUserData(opts: {
   try {
     child = spawn("bash", [script], {
       cwd: opts.dir,
-      env: {
-        PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-        HOME: opts.dir,
-        LANG: process.env.LANG ?? "C.UTF-8",
-        ...opts.env,
-      },
+      // Only what the caller gives: the user-data must not inherit the sim's environment.
+      env: { HOME: opts.dir, LANG: "C.UTF-8", ...opts.env },
       detached: true,
       stdio: ["ignore", log, log],
     });

@@ -18,6 +18,7 @@ import { Ec2Provider } from "../cloud/ec2-provider.ts";
 import { bootstrapTemplateSource } from "../cloud/node-templates.ts";
 import { Controller } from "../controller.ts";
 import { finalizeExport } from "../finalize/finalize.ts";
+import { SourceAdmission } from "../planner/source-admission.ts";
 import { MysqlSplitFinder } from "../planner/split-points.ts";
 import { staticTemplateSource, type TemplateSource } from "../reconcilers/context.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
@@ -97,6 +98,7 @@ async function controllerRun(flags: RunFlags): Promise<void> {
   const finalize = finalizer({ jobs, s3 });
   const templates = await templateSource(flags.userData, settings, s3);
   const splitter = new MysqlSplitFinder();
+  const admission = new SourceAdmission({ clock: systemClock, log });
   const ctrl = new Controller({
     clock: systemClock,
     cloud: new Ec2Provider({ ec2 }),
@@ -107,6 +109,8 @@ async function controllerRun(flags: RunFlags): Promise<void> {
     finalize,
     cloudwatch,
     splitter,
+    // No node is launched for an export whose source password does not resolve here (one line in the log).
+    admitExport: (record) => admission.admits(record),
     owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     log,
   });

@@ -3,7 +3,6 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
-import mysql from "mysql2/promise";
 import { loadConfigFile } from "../../config/load.ts";
 import type { ExportRecord } from "../../config/records.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
@@ -14,7 +13,7 @@ import { ensureStateTable } from "../../lib/dynamo/table.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import type { ExportProgress } from "../../lib/jobs/job-store.ts";
-import { openSource, resolvePassword } from "../../lib/mysql/connect.ts";
+import { openSource, resolveSourceLogin } from "../../lib/mysql/connect.ts";
 import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { type FinalizeResult, finalizeExport, readManifest } from "../finalize/finalize.ts";
@@ -22,6 +21,7 @@ import { type LocalFleetResult, runLocalFleet } from "../local/local-fleet.ts";
 import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
 import { MysqlSplitFinder } from "../planner/split-points.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
+import { addVerifyConnectionOptions, type VerifyConnectionFlags, verifySource } from "../verify/connection.ts";
 import { verifyExport } from "../verify/verify.ts";
 
 const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
@@ -175,7 +175,8 @@ export function registerExportRunCommands(program: Command): void {
           try {
             await ensureStateTable(client, tableName);
             const spec = await loadConfigFile(opts.config, "Export");
-            resolvePassword(spec.source.password);
+            // A secret that is missing, denied or malformed is refused here in one line, before any bucket or agent.
+            await resolveSourceLogin(spec.source);
             await ensureBucket(s3, spec.destination.bucket, !!opts.createBucket);
             const record = await planOrReuse(store, opts.config, opts.id);
             if (record.state === "SUCCEEDED") {
@@ -221,49 +222,49 @@ export function registerExportRunCommands(program: Command): void {
         }),
     );
 
-  exp
+  const verify = exp
     .command("verify")
-    .description("prove exactly-once: compare every partition's objects in S3 with the source range (count and key checksum)")
+    .description(
+      "prove exactly-once: compare every partition's objects in S3 with the source range (count and key checksum); " +
+        "the connection comes from --config or the flags, never from the manifest",
+    )
     .argument("<id>", "export id")
     .option("--state-table <name>", "DynamoDB state table, used only to find the manifest")
-    .option("--json", "print the report as JSON")
-    .action((id: string, opts: { stateTable?: string; json?: boolean }) =>
-      runCommand(async () => {
-        const { client, store } = openStore(opts.stateTable ?? defaultTable());
-        const s3 = s3Client();
-        try {
-          const record = await store.getExport(id);
-          if (!record) throw new UserError(`export ${id} not found`);
-          if (!record.manifestKey)
-            throw new UserError(`export ${id} is ${record.state} and has no manifest yet`, { exitCode: ExitCode.checkFailed });
-          const manifest = await readManifest(s3, record.spec.destination.bucket, record.manifestKey);
-          const src = manifest.spec.source;
-          const conn = await mysql.createConnection({
-            host: src.host,
-            port: src.port,
-            user: src.user,
-            password: resolvePassword(src.password),
-            charset: "UTF8MB4_GENERAL_CI",
-          });
-          await conn.query("SET time_zone = '+00:00'");
-          try {
-            const report = await verifyExport({ s3, conn }, manifest);
-            if (opts.json) printJson(report);
-            else {
-              for (const m of report.mismatched) process.stdout.write(`partition ${m.partition}: ${m.problems.join("; ")}\n`);
-              process.stdout.write(
-                `verify ${id}: ${report.partitions} partitions, ${report.rows.toLocaleString("en-US")} rows in S3; ` +
-                  `${report.missing} missing, ${report.duplicated} duplicated, ${report.mismatched.length} partitions with problems\n`,
-              );
-            }
-            return report.mismatched.length === 0 ? ExitCode.ok : ExitCode.checkFailed;
-          } finally {
-            await conn.end();
-          }
-        } finally {
-          client.destroy();
-          s3.destroy();
-        }
-      }),
-    );
+    .option("--json", "print the report as JSON");
+  addVerifyConnectionOptions(verify).action((id: string, opts: VerifyFlags) => runCommand(() => exportVerify(id, opts)));
+}
+
+interface VerifyFlags extends VerifyConnectionFlags {
+  stateTable?: string;
+  json?: boolean;
+}
+
+async function exportVerify(id: string, opts: VerifyFlags): Promise<number> {
+  const { client, store } = openStore(opts.stateTable ?? defaultTable());
+  const s3 = s3Client();
+  try {
+    const record = await store.getExport(id);
+    if (!record) throw new UserError(`export ${id} not found`);
+    if (!record.manifestKey)
+      throw new UserError(`export ${id} is ${record.state} and has no manifest yet`, { exitCode: ExitCode.checkFailed });
+    const manifest = await readManifest(s3, record.spec.destination.bucket, record.manifestKey);
+    const conn = await openSource(await verifySource(opts, manifest.spec.source));
+    try {
+      const report = await verifyExport({ s3, conn }, manifest);
+      if (opts.json) printJson(report);
+      else {
+        for (const m of report.mismatched) process.stdout.write(`partition ${m.partition}: ${m.problems.join("; ")}\n`);
+        process.stdout.write(
+          `verify ${id}: ${report.partitions} partitions, ${report.rows.toLocaleString("en-US")} rows in S3; ` +
+            `${report.missing} missing, ${report.duplicated} duplicated, ${report.mismatched.length} partitions with problems\n`,
+        );
+      }
+      return report.mismatched.length === 0 ? ExitCode.ok : ExitCode.checkFailed;
+    } finally {
+      await conn.end();
+    }
+  } finally {
+    client.destroy();
+    s3.destroy();
+  }
 }

@@ -57,6 +57,10 @@ export const PRODUCTION_COMMANDS: CommandGroup[] = [
     load: async () => [(await import("./action-commands.ts")).registerActionCommands],
   },
   {
+    names: { iam: "least-privilege IAM policies of the controller and node roles, scoped to your config files" },
+    load: async () => [(await import("./iam-commands.ts")).registerIamCommands],
+  },
+  {
     names: {
       serve: "serve the read-only status page (same information as `status`, charts, timeline); loopback only by default",
     },

@@ -16,6 +16,7 @@ import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 import type { RunRecord } from "../store/schedule-store.ts";
+import { addVerifyConnectionOptions, type VerifyConnectionFlags, verifySource } from "../verify/connection.ts";
 import { verifySchedule } from "../verify/schedule-verify.ts";
 
 /**
@@ -136,13 +137,13 @@ function localAgents(o: { workers: number; tableName: string; leaseSeconds: numb
   };
 }
 
-interface VerifyFlags {
+interface VerifyFlags extends VerifyConnectionFlags {
   stateTable?: string;
   json?: boolean;
 }
 
 function registerScheduleVerify(sched: Command): void {
-  sched
+  const verify = sched
     .command("verify")
     .description(
       "prove the output equals the source: newest version per key over every committed run vs the source up to the watermark " +
@@ -150,8 +151,9 @@ function registerScheduleVerify(sched: Command): void {
     )
     .argument("<name>", "schedule (export spec) name")
     .option("--state-table <name>", "DynamoDB state table (finds the runs and their manifests)")
-    .option("--json", "print the report as JSON")
-    .action((name: string, opts: VerifyFlags) => runCommand(() => scheduleVerify(name, opts)));
+    .option("--json", "print the report as JSON");
+  // The connection comes from --config or the flags, never from the manifests in the bucket.
+  addVerifyConnectionOptions(verify).action((name: string, opts: VerifyFlags) => runCommand(() => scheduleVerify(name, opts)));
 }
 
 async function scheduleVerify(name: string, opts: VerifyFlags): Promise<number> {
@@ -159,7 +161,10 @@ async function scheduleVerify(name: string, opts: VerifyFlags): Promise<number> 
   const s3 = s3Client();
   try {
     if (!(await schedules.getSchedule(name))) throw new UserError(`schedule ${name} not found`);
-    const report = await verifySchedule({ s3, schedules, jobs, connect: (source) => openSource(source) }, name);
+    const report = await verifySchedule(
+      { s3, schedules, jobs, connect: async (source) => openSource(await verifySource(opts, source)) },
+      name,
+    );
     if (opts.json) printJson(report);
     else {
       for (const p of report.problems) process.stdout.write(`${p}\n`);

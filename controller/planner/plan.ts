@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import type { Connection } from "mysql2/promise";
-import type { ExportSpec } from "../../config/export-spec.ts";
+import type { ExportSpec, SourceTls } from "../../config/export-spec.ts";
 import type { KeyColumn, SourceKey } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { NewExport, PlannedPartition } from "../../lib/jobs/job-store.ts";
 import { column, describeTable, filterSql } from "../../lib/mysql/schema.ts";
+import { recordedTls } from "../../lib/mysql/tls.ts";
 import { walkBoundaries } from "./boundaries.ts";
 import { chooseKey } from "./key-discovery.ts";
 import { singlePartitionScope } from "./small-scope.ts";
@@ -21,6 +22,8 @@ export interface ExportPlan {
   step: number;
   dives: number;
   elapsedMs: number;
+  /** source.tls as the record carries it to the nodes: the CA cut to the certificates of the server's chain. */
+  sourceTls?: SourceTls;
 }
 
 export interface PlannerDeps {
@@ -76,6 +79,7 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
     step: walk.rows.length > 1 ? (walk.rows[0] as number) : step,
     dives: walk.dives,
     elapsedMs: deps.clock.now() - started,
+    ...(spec.source.tls ? { sourceTls: recordedTls(spec.source.tls, deps.conn) } : {}),
   };
 }
 
@@ -87,10 +91,11 @@ export function exportIdFor(spec: ExportSpec): string {
   return `${spec.name}-${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 8)}`;
 }
 
+/** The record of a plan. Its spec carries the CA's certificates themselves: nodes do not have the controller's caFile. */
 export function toNewExport(exportId: string, spec: ExportSpec, plan: ExportPlan): NewExport {
   return {
     exportId,
-    spec,
+    spec: plan.sourceTls ? { ...spec, source: { ...spec.source, tls: plan.sourceTls } } : spec,
     keyColumns: plan.keyColumns,
     keyIndex: plan.keyIndex,
     lowKey: plan.lowKey,

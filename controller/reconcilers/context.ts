@@ -1,5 +1,5 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import type { NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
+import type { ExportRecord, NodeRecord, PartitionRecord, PoolRecord } from "../../config/records.ts";
 import type { ControllerSettings } from "../../config/settings.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { describeError } from "../../lib/errors.ts";
@@ -32,6 +32,11 @@ export interface ReconcileContext {
   /** Asks the controller to run another reconciler as soon as this one returns (e.g. replace a node at once). */
   wake: (reconciler: string) => void;
   log: (line: string) => void;
+  /**
+   * Whether capacity may be launched for an export (controller/planner/source-admission.ts: its source password
+   * resolves); a refused export's partitions are not counted as work. Without it every RUNNING export is admitted.
+   */
+  admitExport?: (record: ExportRecord) => Promise<boolean>;
   /** The pass's shared view of the cluster (snapshot.ts); without it every reconciler reads for itself. */
   snapshot?: ClusterSnapshot;
 }
@@ -88,6 +93,7 @@ async function readPoolWork(ctx: ReconcileContext, pool: string): Promise<PoolWo
   const exports = await ctx.jobs.listExports({ state: "RUNNING" });
   for (const e of [...exports].reverse()) {
     if (e.spec.pool !== pool) continue;
+    if (ctx.admitExport && !(await ctx.admitExport(e))) continue;
     let active = false;
     for (const state of ["PENDING", "LEASED"] as const) {
       let after: number | undefined;

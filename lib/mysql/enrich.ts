@@ -87,14 +87,15 @@ export interface EnrichLayout {
 }
 
 export class Enricher {
-  private readonly pool: Pool;
+  /** The source's current pool (a new one after a password rotation). */
+  private readonly pool: () => Pool;
   private readonly lookups: ResolvedEnrichment[];
   private readonly layout: EnrichLayout;
   private specs: ColumnSpec[] | null = null;
   /** Lookup statements issued and keys looked up, for tests and the benchmark. */
   readonly stats = { queries: 0, keys: 0 };
 
-  constructor(pool: Pool, lookups: ResolvedEnrichment[], layout: EnrichLayout) {
+  constructor(pool: () => Pool, lookups: ResolvedEnrichment[], layout: EnrichLayout) {
     this.pool = pool;
     this.lookups = lookups;
     this.layout = layout;
@@ -109,7 +110,7 @@ export class Enricher {
     if (this.specs) return this.specs;
     const specs: ColumnSpec[] = [];
     for (const l of this.lookups) {
-      const [, fields] = await this.pool
+      const [, fields] = await this.pool()
         .promise()
         .query({ sql: `SELECT ${l.columns.map(quoteIdent).join(", ")} FROM ${quoteIdent(l.database)}.${quoteIdent(l.table)} LIMIT 0` });
       for (const [j, c] of columnsFromFields(fields as unknown as MysqlField[]).entries())
@@ -138,7 +139,7 @@ export class Enricher {
           `FROM ${quoteIdent(l.database)}.${quoteIdent(l.table)} WHERE ${quoteIdent(l.remoteKey)} IN (${part.map(() => l.keyPlaceholder).join(", ")})`;
         let rows: unknown[][];
         try {
-          [rows] = (await this.pool.promise().query({ sql, values: part, rowsAsArray: true })) as unknown as [unknown[][]];
+          [rows] = (await this.pool().promise().query({ sql, values: part, rowsAsArray: true })) as unknown as [unknown[][]];
         } catch (cause) {
           throw new Error(`looking up ${part.length} keys in ${l.database}.${l.table}.${l.remoteKey} for enrichment`, { cause });
         }

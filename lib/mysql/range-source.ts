@@ -11,10 +11,11 @@ import {
   type Row,
   SESSION_INIT_SQL,
 } from "../output/encode/index.ts";
-import { openSource, resolvePassword } from "./connect.ts";
+import { isAccessDenied, openSource, resolveSourceLogin, type SourceLogin } from "./connect.ts";
 import { Enricher, type ResolvedEnrichment, resolveEnrichment } from "./enrich.ts";
 import { and, type Fragment, orderBy, quoteIdent, rangePredicate, selectKey } from "./key-sql.ts";
 import { column, describeTable, filterSql } from "./schema.ts";
+import { tlsConnectOptions } from "./tls.ts";
 
 /**
  * The agent's source: one small mysql2 pool per agent (never a connection per query), reading a partition's range in
@@ -60,7 +61,11 @@ export const isRetryableSourceError = (err: unknown) => {
 
 export class MysqlSource {
   private readonly deps: SourceDeps;
-  readonly pool: Pool;
+  private current: Pool;
+  /** Pools replaced after a rotation: their connections may still be streaming, so they end only at close(). */
+  private readonly retired: Pool[] = [];
+  private generation = 0;
+  private relogging: Promise<void> | null = null;
   private readonly select: string;
   private readonly keyWidth: number;
   /** Index of the first key column in a row: after the exported and the enrichment columns. */
@@ -68,24 +73,18 @@ export class MysqlSource {
   private columnSpecs: ColumnSpec[] | null = null;
   /** Fills enrichment columns into each batch before it is handed out; null without `enrich`. */
   readonly enricher: Enricher | null;
+  /** Times the password was resolved again after MySQL refused it (a rotation). */
+  relogins = 0;
 
-  constructor(deps: SourceDeps) {
+  /** Resolves the password (lib/secrets/resolve.ts) and creates the pool with it. */
+  static async open(deps: SourceDeps): Promise<MysqlSource> {
+    return new MysqlSource(deps, await resolveSourceLogin(deps.spec, deps.env));
+  }
+
+  private constructor(deps: SourceDeps, login: SourceLogin) {
     this.deps = deps;
     const s = deps.spec;
-    this.pool = mysql.createPool({
-      ...MYSQL_SOURCE_OPTIONS,
-      host: s.host,
-      port: s.port,
-      user: s.user,
-      password: resolvePassword(s.password, deps.env),
-      database: s.database,
-      charset: "UTF8MB4_GENERAL_CI",
-      connectionLimit: s.maxConnections,
-      maxIdle: s.maxConnections,
-      enableKeepAlive: true,
-    });
-    // Every session reads TIMESTAMP in UTC; DATETIME is zone-less and unaffected.
-    this.pool.on("connection", (conn) => conn.query(SESSION_INIT_SQL));
+    this.current = this.createPool(login);
     const table = `${quoteIdent(s.database)}.${quoteIdent(s.table)}`;
     // Row layout: exported columns, one NULL slot per enrichment column (filled by the Enricher in place, so the
     // encoder sees a plain row), the key's text, then any enrichment key column that is not exported.
@@ -96,7 +95,7 @@ export class MysqlSource {
     this.keyOffset = deps.columns.length + slots;
     const at = (c: string) => (deps.columns.includes(c) ? deps.columns.indexOf(c) : this.keyOffset + this.keyWidth + hidden.indexOf(c));
     this.enricher = lookups.length
-      ? new Enricher(this.pool, lookups, { offset: deps.columns.length, localIndex: lookups.map((l) => at(l.local)) })
+      ? new Enricher(() => this.pool, lookups, { offset: deps.columns.length, localIndex: lookups.map((l) => at(l.local)) })
       : null;
     const list = [
       ...deps.columns.map(quoteIdent),
@@ -105,6 +104,61 @@ export class MysqlSource {
       ...hidden.map(quoteIdent),
     ];
     this.select = `SELECT ${list.join(", ")} FROM ${table}`;
+  }
+
+  /** The pool of the current login. */
+  get pool(): Pool {
+    return this.current;
+  }
+
+  private createPool(login: SourceLogin): Pool {
+    const s = this.deps.spec;
+    const pool = mysql.createPool({
+      ...MYSQL_SOURCE_OPTIONS,
+      host: login.host,
+      port: login.port,
+      user: login.user,
+      password: login.password,
+      database: s.database,
+      charset: "UTF8MB4_GENERAL_CI",
+      ...tlsConnectOptions(s.tls, login),
+      connectionLimit: s.maxConnections,
+      maxIdle: s.maxConnections,
+      enableKeepAlive: true,
+    });
+    // Every session reads TIMESTAMP in UTC; DATETIME is zone-less and unaffected.
+    pool.on("connection", (conn) => conn.query(SESSION_INIT_SQL));
+    return pool;
+  }
+
+  /**
+   * Runs `fn` on the pool; when MySQL refuses the login (1045: the password was rotated), resolves the password once
+   * more, rebuilds the pool and runs `fn` once again. Concurrent refusals share one re-resolution; a second refusal
+   * is the caller's error. Sessions already open keep working: MySQL checks the password only at login.
+   */
+  private async withLogin<T>(fn: (pool: Pool) => Promise<T>): Promise<T> {
+    const seen = this.generation;
+    try {
+      return await fn(this.current);
+    } catch (err) {
+      if (!isAccessDenied(err)) throw err;
+      await this.relogin(seen);
+      return fn(this.current);
+    }
+  }
+
+  private async relogin(seen: number): Promise<void> {
+    if (this.generation !== seen) return;
+    this.relogging ??= (async () => {
+      const login = await resolveSourceLogin(this.deps.spec, this.deps.env);
+      this.retired.push(this.current);
+      this.current = this.createPool(login);
+      this.generation++;
+      this.relogins++;
+    })().finally(() => {
+      this.relogging = null;
+    });
+    await this.relogging;
   }
 
   /** Number of output columns (exported + enrichment); each row carries the key's text after them. */
@@ -121,7 +175,7 @@ export class MysqlSource {
   /** The exported columns' types, from the driver's field metadata of a zero-row query. */
   async columns(): Promise<ColumnSpec[]> {
     if (this.columnSpecs) return this.columnSpecs;
-    const [, fields] = await this.pool.promise().query({ sql: `${this.select} LIMIT 0`, rowsAsArray: true });
+    const [, fields] = await this.withLogin((pool) => pool.promise().query({ sql: `${this.select} LIMIT 0`, rowsAsArray: true }));
     const base = columnsFromFields((fields as unknown as MysqlField[]).slice(0, this.deps.columns.length));
     this.columnSpecs = this.enricher ? [...base, ...(await this.enricher.columns())] : base;
     return this.columnSpecs;
@@ -134,7 +188,9 @@ export class MysqlSource {
 
   /** @internal */
   connection(): Promise<PoolConnection> {
-    return new Promise((resolve, reject) => this.pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
+    return this.withLogin(
+      (pool) => new Promise<PoolConnection>((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn)))),
+    );
   }
 
   /** @internal */
@@ -152,7 +208,8 @@ export class MysqlSource {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.pool.end(() => resolve()));
+    const pools = [...this.retired.splice(0), this.current];
+    await Promise.all(pools.map((pool) => new Promise<void>((resolve) => pool.end(() => resolve()))));
   }
 }
 
@@ -325,7 +382,15 @@ export async function openExportSource(record: ExportRecord, clock: Clock, env?:
     const info = await describeTable(conn, spec.database, spec.table);
     const columns = (spec.columns ?? info.columns.map((c) => c.name)).map((w, i) => column(info, w, `source.columns[${i}]`).name);
     const enrich = record.spec.enrich?.length ? await resolveEnrichment(conn, record.spec, info, columns) : undefined;
-    return new MysqlSource({ spec, keyColumns: record.keyColumns, columns, filter: filterSql(info, spec.filter), clock, env, enrich });
+    return await MysqlSource.open({
+      spec,
+      keyColumns: record.keyColumns,
+      columns,
+      filter: filterSql(info, spec.filter),
+      clock,
+      env,
+      enrich,
+    });
   } finally {
     await conn.end();
   }

@@ -59,7 +59,7 @@ async function demo(flags: DemoFlags): Promise<number> {
   }
   const home = stackHome();
   const { env } = await stackUp({ home, log });
-  // Every client here and every sim node (the sim passes AWS_* and SPOTFERRY_* on) reaches the stack.
+  // The sim started below finds the stack here: its front doors' upstreams, and the keys it may hand to roles.
   Object.assign(process.env, env);
   const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
   const sim = await startSim({ timeScale: flags.timeScale, stateDir: join(home, "demo", `sim-${stamp}`) });
@@ -73,7 +73,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     // cap spreads the export over ~75 s so interruptions, the rotation and the controller crash hit work in flight.
     const cap = flags.maxRowsPerSecond ?? Math.ceil(flags.rows / (flags.nodes * 75));
     if (cap > 0) log(`agents read at most ${cap.toLocaleString("en-US")} rows/s each (--max-rows-per-second 0 for full speed)`);
-    const report = await runRehearsal({ ...rehearsalOptions({ flags, stamp, simUrl: sim.url, cap }), ...progressOutput(tty) });
+    const report = await runRehearsal({ ...rehearsalOptions({ flags, stamp, sim, cap }), ...progressOutput(tty) });
     if (tty) process.stderr.write("\n");
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     log(
@@ -89,7 +89,7 @@ async function demo(flags: DemoFlags): Promise<number> {
 function rehearsalOptions(o: {
   flags: DemoFlags;
   stamp: string;
-  simUrl: string;
+  sim: { url: string; env: Record<string, string> };
   cap: number;
 }): Omit<RehearsalOptions, "log" | "onProgress"> {
   const { flags, stamp, cap } = o;
@@ -118,7 +118,7 @@ function rehearsalOptions(o: {
       instanceTypes: ["m5.large", "m6i.large", "c5.large", "c6i.large"],
       subnets: ["subnet-a", "subnet-b", "subnet-c"],
     },
-    sim: { url: o.simUrl },
+    sim: { url: o.sim.url, env: o.sim.env },
     env: process.env,
     hazard: { ratePerHour: flags.hazardRate, seed: flags.seed },
     chaos: { rotateAt: 0.35, restartControllerAt: 0.6, ensureInterruptionBy: 0.5, seed: flags.seed },

@@ -22,8 +22,8 @@ import type { RehearsalNames } from "./setup.ts";
 export interface FaultContext {
   opts: { sim: { url: string } };
   names: RehearsalNames;
-  /** The CLI's environment: the stack's, with EC2 and CloudWatch at the sim. */
-  simEnv: Record<string, string | undefined>;
+  /** The CLI's environment: the controller role's session, every AWS endpoint at the sim. */
+  env: Record<string, string | undefined>;
   clock: Clock;
   log: (line: string) => void;
   jobs: JobStore;
@@ -103,7 +103,7 @@ export async function injectDue(live: FaultContext, plan: FaultPlan, fraction: n
 async function fire(live: FaultContext, plan: FaultPlan, t: Trigger): Promise<boolean> {
   const { opts, names, clock, log, replicas, fleet } = live;
   if (t.kind === "rotate") {
-    log(`rotating the pool: ${await rotateWithCli(names.pool, names.stateTable, live.simEnv)}`);
+    log(`rotating the pool: ${await rotateWithCli(names.pool, names.stateTable, live.env)}`);
     plan.rotatedAt = clock.now();
     return true;
   }

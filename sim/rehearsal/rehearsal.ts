@@ -3,9 +3,8 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import type { S3Client } from "@aws-sdk/client-s3";
-import mysql from "mysql2/promise";
 import type { AgentBundle } from "../../bootstrap/index.ts";
-import { controllerSettings } from "../../config/settings.ts";
+import type { ExportSpec } from "../../config/export-spec.ts";
 import { Ec2Provider } from "../../controller/cloud/ec2-provider.ts";
 import { bootstrapTemplateSource } from "../../controller/cloud/node-templates.ts";
 import { readManifest } from "../../controller/finalize/finalize.ts";
@@ -17,13 +16,15 @@ import { credentials, region } from "../../lib/aws/env.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { type Clock, systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
-import { createStateTable } from "../../lib/dynamo/table.ts";
 import { describeError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { openSource } from "../../lib/mysql/connect.ts";
 import { INSTANCE_TYPES } from "../catalogue.ts";
 import { type ControllerDeps, type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
 import { injectDue, planFaults, simPost } from "./faults.ts";
 import { type ExportGate, holdExport } from "./gate.ts";
+import { checkPolicies, inspectNodeEnvironments, type NodeEnvCheck } from "./iam-check.ts";
+import { type RehearsalIdentity, stageIdentity } from "./identity.ts";
 import { ledgerFigures, simFaults } from "./ledger.ts";
 import { checkOncall, type OncallCheck, oncallNodes } from "./oncall-check.ts";
 import { ProgressSampler, type ProgressSnapshot } from "./progress.ts";
@@ -31,14 +32,11 @@ import { buildReport, type RehearsalReport } from "./report.ts";
 import {
   applyRehearsalPool,
   type DataOptions,
-  ensureBucket,
   type PoolOptions,
   planRehearsalExport,
   type RehearsalNames,
-  rehearsalExportSpec,
-  rehearsalPool,
   seedCallLog,
-  stackSource,
+  setUpAsOperator,
 } from "./setup.ts";
 
 /**
@@ -54,8 +52,10 @@ export interface RehearsalOptions {
   names: RehearsalNames;
   data: DataOptions;
   pool: PoolOptions;
-  sim: { url: string };
-  /** The local stack's environment (AWS endpoints and credentials, SPOTFERRY_MYSQL_*). Default: process.env. */
+  /** The sim: its URL and the environment that points the SDK at it (RunningSim.env: EC2, CloudWatch, Secrets Manager,
+   * SSM, and the recording front doors of S3 and DynamoDB). */
+  sim: { url: string; env: Record<string, string> };
+  /** The local stack's environment (AWS endpoints and the operator's keys, SPOTFERRY_MYSQL_*). Default: process.env. */
   env?: Record<string, string | undefined>;
   /** ControllerSettings overrides (durations in seconds). */
   controller?: Record<string, unknown>;
@@ -95,9 +95,11 @@ type Env = Record<string, string | undefined>;
 interface Rehearsal {
   opts: RehearsalOptions;
   clock: Clock;
+  /** The operator's: setup only (state table, buckets, seeding, the MySQL user and its secret). */
+  adminEnv: Env;
+  /** The controller role's session, with every AWS endpoint at the sim: the controller, the CLI, plan and verify. */
   env: Env;
-  /** The CLI's environment: the stack's, with EC2 and CloudWatch at the sim. */
-  simEnv: Env;
+  identity: RehearsalIdentity;
   names: RehearsalNames;
   log: (line: string) => void;
   ddb: DynamoDBClient;
@@ -113,6 +115,7 @@ interface Rehearsal {
 }
 
 interface Staged extends Rehearsal {
+  spec: ExportSpec;
   jobs: DynamoJobStore;
   fleet: DynamoFleetStore;
   seed: Awaited<ReturnType<typeof seedCallLog>>;
@@ -135,13 +138,14 @@ interface Live extends Staged {
 interface RunOutcome {
   exportMs: number;
   oncall: OncallCheck[];
+  nodeEnv: NodeEnvCheck;
   rotatedAt: number | null;
   restartedAt: number | null;
   skipped: string[];
 }
 
 export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalReport> {
-  const r = openRehearsal(opts);
+  const r = await openRehearsal(opts);
   try {
     const live = await startController(await setStage(r));
     const run = await driveExport(live);
@@ -154,14 +158,18 @@ export async function runRehearsal(opts: RehearsalOptions): Promise<RehearsalRep
   }
 }
 
-function openRehearsal(opts: RehearsalOptions): Rehearsal {
+async function openRehearsal(opts: RehearsalOptions): Promise<Rehearsal> {
   const clock = opts.clock ?? systemClock;
-  const env = opts.env ?? process.env;
+  // Every AWS endpoint at the sim: S3 and DynamoDB through its recording front doors, the rest served by it.
+  const adminEnv: Env = { ...(opts.env ?? process.env), ...opts.sim.env };
+  const identity = await stageIdentity({ ...opts, adminEnv });
+  const env = identity.controllerEnv;
   return {
     opts,
     clock,
+    adminEnv,
     env,
-    simEnv: { ...env, AWS_ENDPOINT_URL_EC2: opts.sim.url, AWS_ENDPOINT_URL_MONITORING: opts.sim.url },
+    identity,
     names: opts.names,
     log: opts.log,
     ddb: dynamoClient(env),
@@ -178,18 +186,18 @@ function openRehearsal(opts: RehearsalOptions): Rehearsal {
 
 /** The stage: state table, buckets, table, pool, plan, and the hold on the export's last partition. */
 async function setStage(r: Rehearsal): Promise<Staged> {
-  const { opts, env, names, clock, log, ddb, s3 } = r;
-  await createStateTable(ddb, names.stateTable);
-  await Promise.all([ensureBucket(s3, names.bucket), ensureBucket(s3, names.artifactBucket)]);
-  const seed = await seedCallLog(env, names, opts.data, log);
+  const { opts, env, adminEnv, names, clock, log, ddb, identity } = r;
+  await setUpAsOperator(adminEnv, names);
+  const seed = await seedCallLog(adminEnv, names, opts.data, log);
   const jobs = new DynamoJobStore({ client: ddb, tableName: names.stateTable, clock });
   const fleet = new DynamoFleetStore({ client: ddb, tableName: names.stateTable, clock });
-  const poolSpec = rehearsalPool(names, opts.pool);
+  const poolSpec = identity.pool;
   await applyRehearsalPool(fleet, poolSpec);
   log(
     `pool ${poolSpec.name} applied: ${opts.pool.instanceTypes.join(", ")} in ${opts.pool.subnets.join(", ")}, up to ${opts.pool.maxNodes} spot nodes`,
   );
-  const plan = await planRehearsalExport({ jobs, clock, env }, rehearsalExportSpec(env, names, opts.data));
+  const spec = identity.exportSpec;
+  const plan = await planRehearsalExport({ jobs, clock, env, ddb, stateTable: names.stateTable }, spec);
   const exportId = plan.record.exportId;
   log(
     `export ${exportId} planned: ${plan.record.estimatedRows.toLocaleString("en-US")} rows in ${plan.partitions} partitions (${(plan.ms / 1000).toFixed(1)} s)`,
@@ -205,26 +213,13 @@ async function setStage(r: Rehearsal): Promise<Staged> {
   });
   r.gate = gate;
   log(`partition ${gate.partition} held by the rehearsal until the on-call check is done`);
-  return Object.assign(r, { jobs, fleet, seed, plan, exportId });
+  return Object.assign(r, { spec, jobs, fleet, seed, plan, exportId });
 }
 
 /** The controller, which provisions the pool in the sim; then the sim's hazard, if any. */
 async function startController(s: Staged): Promise<Live> {
-  const { opts, env, names, clock, log, s3, ec2, cloudwatch, splitter, jobs, fleet } = s;
-  const settings = controllerSettings.parse({
-    stateTable: names.stateTable,
-    artifactBucket: names.artifactBucket,
-    leaderLease: 10,
-    partitionLease: 20,
-    clockSkewMargin: 2,
-    heartbeatTimeout: 30,
-    orphanGrace: 60,
-    capacityErrorMemory: 60,
-    bundleUrlLifetime: 900,
-    splitMinRows: 1,
-    nodeAgent: { partitionLease: 20, heartbeatInterval: 4, idleExitAfter: 900, imdsPollInterval: 1 },
-    ...opts.controller,
-  });
+  const { opts, env, names, clock, log, s3, ec2, cloudwatch, splitter, jobs, fleet, identity } = s;
+  const settings = identity.settings;
   const onDemandPrices = Object.fromEntries(INSTANCE_TYPES.map((t) => [t.type, t.onDemandPrice]));
   const cloud = new Ec2Provider({ ec2, clock, onDemandPrices });
   const templates = bootstrapTemplateSource({ s3, clock, settings, region: region(env), bundle: opts.bundle, log });
@@ -245,7 +240,7 @@ async function startController(s: Staged): Promise<Live> {
 async function driveExport(live: Live): Promise<RunOutcome> {
   const { opts, clock, log, jobs, fleet, names, exportId, exportStart } = live;
   const faults = planFaults(opts.chaos ?? {});
-  const oncall: OncallWatch = { asked: null, answered: false };
+  const oncall: OncallWatch = { asked: null, nodeEnv: null, answered: false };
   const sampler = new ProgressSampler({ jobs, fleet, clock }, exportId, names.pool, exportStart);
   let last: ProgressSnapshot | null = null;
   for (;;) {
@@ -267,13 +262,16 @@ async function driveExport(live: Live): Promise<RunOutcome> {
   }
   const exportMs = clock.now() - exportStart;
   const checks = await (oncall.asked ?? askOncall(live, oncall));
+  const nodeEnv = (await oncall.nodeEnv) ?? { inspected: 0, leaks: [] };
   log(`export ${exportId} SUCCEEDED after ${(exportMs / 1000).toFixed(1)} s`);
-  return { exportMs, oncall: checks, rotatedAt: faults.rotatedAt, restartedAt: faults.restartedAt, skipped: faults.skipped };
+  return { exportMs, oncall: checks, nodeEnv, rotatedAt: faults.rotatedAt, restartedAt: faults.restartedAt, skipped: faults.skipped };
 }
 
 /** The on-call check: asked once (in the background), and whether it has been answered. */
 interface OncallWatch {
   asked: Promise<OncallCheck[]> | null;
+  /** The live nodes' process environments, read when the on-call questions are asked (nodes are up then). */
+  nodeEnv: Promise<NodeEnvCheck> | null;
   answered: boolean;
 }
 
@@ -288,8 +286,13 @@ const nodesUp = (live: Live) =>
   });
 
 function askOncall(live: Live, watch: OncallWatch): Promise<OncallCheck[]> {
+  const secrets = [live.adminEnv.SPOTFERRY_MYSQL_PASSWORD, live.adminEnv.AWS_SECRET_ACCESS_KEY, live.env.AWS_SECRET_ACCESS_KEY];
+  watch.nodeEnv = inspectNodeEnvironments(
+    live.opts.sim.url,
+    secrets.filter((v): v is string => !!v),
+  );
   return checkOncall({
-    env: live.simEnv,
+    env: live.env,
     stateTable: live.names.stateTable,
     exportId: live.exportId,
     pool: live.names.pool,
@@ -339,6 +342,7 @@ async function wrapUp(live: Live, run: RunOutcome): Promise<RehearsalReport> {
   const cost = await exportCost({ jobs, fleet, clock }, exportId);
   const pool = await fleet.getPool(names.pool);
   const verify = await verifyAgainstSource(live);
+  const iam = await checkPolicies(opts.sim.url, live.identity.roles, live.identity.policies);
 
   return buildReport({
     exportId,
@@ -359,6 +363,8 @@ async function wrapUp(live: Live, run: RunOutcome): Promise<RehearsalReport> {
     skipped: run.skipped,
     verify,
     oncall: run.oncall,
+    iam,
+    nodeEnv: run.nodeEnv,
   });
 }
 
@@ -368,15 +374,11 @@ async function verifyAgainstSource(live: Live): Promise<Awaited<ReturnType<typeo
   const record = await live.jobs.getExport(exportId);
   if (!record?.manifestKey) throw new Error(`export ${exportId} SUCCEEDED without a manifest`);
   const manifest = await readManifest(s3, live.names.bucket, record.manifestKey);
-  const conn = await mysql.createConnection({
-    ...stackSource(env),
-    password: env.SPOTFERRY_MYSQL_PASSWORD,
-    charset: "UTF8MB4_GENERAL_CI",
-  });
+  // As `export verify --config`: the connection from the spec (the secret, TLS), never from the manifest.
+  const conn = await openSource(live.spec.source, env);
   let verify: Awaited<ReturnType<typeof verifyExport>>;
   const verifyStart = clock.now();
   try {
-    await conn.query("SET time_zone = '+00:00'");
     verify = await verifyExport({ s3, conn }, manifest);
   } finally {
     await conn.end().catch(() => {});

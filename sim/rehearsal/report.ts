@@ -2,6 +2,7 @@ import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import type { FinalizeResult } from "../../controller/finalize/finalize.ts";
 import { type ExportCostEstimate, formatUsd } from "../../controller/oncall/cost.ts";
 import type { VerifyReport } from "../../controller/verify/verify.ts";
+import { type NodeEnvCheck, type PolicyChecks, policiesHold, policyLines } from "./iam-check.ts";
 import { type Fault, type LedgerFigures, type Move, spread } from "./ledger.ts";
 import type { OncallCheck } from "./oncall-check.ts";
 
@@ -54,6 +55,10 @@ export interface RehearsalReport {
   skippedFaults: string[];
   /** The on-call commands run against the live fleet mid-export (oncall-check.ts). */
   oncall: OncallCheck[];
+  /** The printed IAM policies against every call each role made (iam-check.ts). */
+  iam: PolicyChecks;
+  /** What the live nodes' processes had in their environment: no credentials, no secrets. */
+  nodeEnv: NodeEnvCheck;
 }
 
 export interface ReportInput {
@@ -75,6 +80,8 @@ export interface ReportInput {
   skipped: string[];
   verify: VerifyReport;
   oncall: OncallCheck[];
+  iam: PolicyChecks;
+  nodeEnv: NodeEnvCheck;
 }
 
 const moved = (m: Move) => m.to !== null && m.to !== m.from;
@@ -91,7 +98,7 @@ export function buildReport(i: ReportInput): RehearsalReport {
   const verifyOk = i.verify.missing === 0 && i.verify.duplicated === 0 && i.verify.mismatched.length === 0;
   return {
     exportId: i.exportId,
-    ok: verifyOk && i.verify.rows === i.rowsPlanned,
+    ok: verifyOk && i.verify.rows === i.rowsPlanned && policiesHold(i.iam) && i.nodeEnv.inspected > 0 && !i.nodeEnv.leaks.length,
     rows: i.verify.rows,
     totalSeconds: i.totalMs / 1000,
     exportSeconds: i.exportMs / 1000,
@@ -153,6 +160,8 @@ export function buildReport(i: ReportInput): RehearsalReport {
     },
     skippedFaults: i.skipped,
     oncall: i.oncall,
+    iam: i.iam,
+    nodeEnv: i.nodeEnv,
   };
 }
 
@@ -180,6 +189,11 @@ export function formatReport(r: RehearsalReport): string {
     `  cost            ${formatUsd(r.cost.usd)} for ${r.cost.nodeHours.toFixed(3)} node-hours on ${r.cost.nodes} spot nodes (sim prices)`,
     `  verify          ${r.verify.partitions} partitions, ${n(r.verify.rows)} rows: ${r.verify.missing} missing, ${r.verify.duplicated} duplicated, ${r.verify.mismatched} partitions with problems`,
   ];
+  lines.push(...policyLines(r.iam));
+  const env = r.nodeEnv;
+  lines.push(
+    `  node env        ${env.inspected && !env.leaks.length ? "ok  " : "FAIL"} ${env.inspected} live nodes read: ${env.leaks.length ? env.leaks.join(", ") : "no credentials, no secrets, keys from IMDS only"}`,
+  );
   for (const c of r.oncall) lines.push(`  on call         ${c.ok ? "ok  " : "FAIL"} ${c.command} (exit ${c.exit}): ${c.detail}`);
   if (r.skippedFaults.length) lines.push(`  not injected    ${r.skippedFaults.join(", ")} (no busy node to hit in time)`);
   return `${lines.join("\n")}\n`;

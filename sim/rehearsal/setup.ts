@@ -1,11 +1,16 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 import { type ExportSpec, exportSpec } from "../../config/export-spec.ts";
 import { type PoolSpec, poolSpec } from "../../config/pool-spec.ts";
 import type { ExportRecord } from "../../config/records.ts";
+import { type ControllerSettings, controllerSettings } from "../../config/settings.ts";
 import { exportIdFor, planExport, toNewExport } from "../../controller/planner/plan.ts";
 import type { FleetStore } from "../../controller/store/fleet-store.ts";
+import { s3Client } from "../../lib/aws/s3.ts";
 import type { Clock } from "../../lib/clock.ts";
+import { dynamoClient } from "../../lib/dynamo/client.ts";
+import { createStateTable, ensureStateTable } from "../../lib/dynamo/table.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import { openSource } from "../../lib/mysql/connect.ts";
 import { createCallLog } from "../data/call-log.ts";
@@ -111,31 +116,59 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
   }
 }
 
+/** What the operator creates before the first export, with the operator's own keys: the state table and the buckets. */
+export async function setUpAsOperator(adminEnv: Record<string, string | undefined>, names: RehearsalNames): Promise<void> {
+  const ddb = dynamoClient(adminEnv);
+  const s3 = s3Client(adminEnv);
+  try {
+    await createStateTable(ddb, names.stateTable);
+    await Promise.all([ensureBucket(s3, names.bucket), ensureBucket(s3, names.artifactBucket)]);
+  } finally {
+    ddb.destroy();
+    s3.destroy();
+  }
+}
+
 /** The pool the rehearsal applies: diversified over several types and subnets, price-capacity-optimized. */
-export function rehearsalPool(names: RehearsalNames, opts: PoolOptions): PoolSpec {
+export function rehearsalPool(o: { names: RehearsalNames; pool: PoolOptions; instanceProfileArn: string }): PoolSpec {
   return poolSpec.parse({
     kind: "Pool",
-    name: names.pool,
-    instanceTypes: opts.instanceTypes,
-    subnets: opts.subnets,
+    name: o.names.pool,
+    instanceTypes: o.pool.instanceTypes,
+    subnets: o.pool.subnets,
     imageId: "ami-0sim000000000000",
-    capacity: { min: 0, max: opts.maxNodes },
+    instanceProfileArn: o.instanceProfileArn,
+    capacity: { min: 0, max: o.pool.maxNodes },
     allocationStrategy: "price-capacity-optimized",
-    bootTimeout: opts.bootTimeout ?? 300,
-    drainTimeout: opts.drainTimeout ?? 120,
+    bootTimeout: o.pool.bootTimeout ?? 300,
+    drainTimeout: o.pool.drainTimeout ?? 120,
     disruptionBudget: { maxUnavailable: 1 },
     tags: { purpose: "rehearsal" },
   });
 }
 
-export function rehearsalExportSpec(env: Record<string, string | undefined>, names: RehearsalNames, data: DataOptions): ExportSpec {
+/**
+ * The export as a user would write it for RDS: the rehearsal's SELECT-only user, its password from Secrets Manager,
+ * TLS verified against the stack's CA with the host name checked.
+ */
+export function rehearsalExportSpec(o: {
+  env: Record<string, string | undefined>;
+  names: RehearsalNames;
+  data: DataOptions;
+  login: { user: string; secretArn: string };
+}): ExportSpec {
+  const { env, names, data } = o;
+  const ca = env.SPOTFERRY_MYSQL_CA;
+  if (!ca) throw new Error("the rehearsal needs SPOTFERRY_MYSQL_CA, the local MariaDB's CA (run `spotferry local up`)");
   return exportSpec.parse({
     kind: "Export",
     name: names.exportName,
     pool: names.pool,
     source: {
       ...stackSource(env),
-      password: { env: "SPOTFERRY_MYSQL_PASSWORD" },
+      user: o.login.user,
+      password: { secretArn: o.login.secretArn },
+      tls: { mode: "verify-full", caFile: ca },
       database: names.database,
       table: names.table,
       ...(data.maxRowsPerSecond ? { maxRowsPerSecond: data.maxRowsPerSecond } : {}),
@@ -146,12 +179,32 @@ export function rehearsalExportSpec(env: Record<string, string | undefined>, nam
   });
 }
 
+/** The controller's settings: short leases and timeouts, so faults are noticed within the rehearsal's minutes. */
+export function rehearsalSettings(names: RehearsalNames, overrides: Record<string, unknown> = {}): ControllerSettings {
+  return controllerSettings.parse({
+    stateTable: names.stateTable,
+    artifactBucket: names.artifactBucket,
+    leaderLease: 10,
+    partitionLease: 20,
+    clockSkewMargin: 2,
+    heartbeatTimeout: 30,
+    orphanGrace: 60,
+    capacityErrorMemory: 60,
+    bundleUrlLifetime: 900,
+    splitMinRows: 1,
+    nodeAgent: { partitionLease: 20, heartbeatInterval: 4, idleExitAfter: 900, imdsPollInterval: 1 },
+    ...overrides,
+  });
+}
+
 /** What `spotferry export plan` does: cut the table through its index and record the partitions (idempotent). */
 export async function planRehearsalExport(
-  deps: { jobs: JobStore; clock: Clock; env: Record<string, string | undefined> },
+  deps: { jobs: JobStore; clock: Clock; env: Record<string, string | undefined>; ddb: DynamoDBClient; stateTable: string },
   spec: ExportSpec,
 ): Promise<{ record: ExportRecord; partitions: number; ms: number }> {
   const started = Date.now();
+  // As `export plan` does: the state table must exist in this release's layout before anything is written.
+  await ensureStateTable(deps.ddb, deps.stateTable);
   const conn = await openSource(spec.source, deps.env);
   try {
     const plan = await planExport(spec, { conn, clock: deps.clock });

@@ -5,6 +5,7 @@ import { readSimState, simDown, simUp } from "../daemon.ts";
 import { SIM_REQUIREMENTS } from "../ssh.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
 import { dynamodbService } from "./dynamodb.ts";
+import { identitiesFile } from "./identities.ts";
 import { mariadbService } from "./mariadb.ts";
 import { ensurePackages } from "./packages.ts";
 import { delay, isAlive, stopGroup } from "./proc.ts";
@@ -149,11 +150,16 @@ async function up(ctx: StackContext): Promise<UpResult> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   const env = stackEnv(state);
+  // The keys the sim may hand out as role sessions (sim/stack/identities.ts); a path, not a secret in the env.
+  env.SPOTFERRY_SIM_IDENTITIES = identitiesFile(ctx.home);
   // The spot market comes last: its instances inherit the endpoints of the services above.
   const sim = await simUp({ stateDir: join(ctx.home, "sim"), env });
   (sim.alreadyRunning ? reused : started).push("sim");
   if (!sim.alreadyRunning) ctx.log(`sim: ready on ${sim.url}`);
-  Object.assign(env, sim.env);
+  // The shell and the tests reach S3 and DynamoDB directly; the sim's nodes (and the rehearsal's roles) go through
+  // its recording front doors. Everything else the sim serves itself.
+  const { AWS_ENDPOINT_URL_S3: _s3, AWS_ENDPOINT_URL_DYNAMODB: _ddb, ...served } = sim.env;
+  Object.assign(env, served);
   writeEnvFile(ctx.home, env);
   return { env, started, reused };
 }

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { repoRoot } from "../../lib/paths.ts";
 import { LOCAL_CREDENTIALS } from "./credentials.ts";
+import { ensureIdentities, identitiesFile, type StackIdentities } from "./identities.ts";
 import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, StackContext } from "./service.ts";
 
@@ -14,7 +15,17 @@ import type { LocalService, StackContext } from "./service.ts";
  */
 const SERVERS = ["account", "container", "object"] as const;
 
-function writeConfig(dir: string, ports: Record<string, number>): void {
+/** One tempauth user per key of the stack (`k0` is the operator's, `k1`... the pool keys the sim hands to roles). */
+function tempauthUsers(identities: StackIdentities): { users: string; aliases: string } {
+  const keys = [...identities.root, ...identities.pool];
+  return {
+    users: keys.map((k, i) => `user_test_k${i} = ${k.secretAccessKey} .admin`).join("\n"),
+    aliases: keys.map((k, i) => `${k.accessKeyId}=test:k${i}`).join(","),
+  };
+}
+
+function writeConfig(dir: string, ports: Record<string, number>, identities: StackIdentities): void {
+  const auth = tempauthUsers(identities);
   const common = (port: number) =>
     `[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = ${port}\nworkers = 1\nuser = root\nswift_dir = ${dir}\ndevices = ${join(dir, "srv")}\nmount_check = false\nlog_facility = LOG_LOCAL2\n`;
   writeFileSync(
@@ -38,13 +49,12 @@ use = egg:swift#proxy
 account_autocreate = true
 [filter:tempauth]
 use = egg:swift#tempauth
-user_test_tester = testing .admin
+${auth.users}
 [filter:s3api]
 use = egg:swift#s3api
 [filter:keyalias]
 paste.filter_factory = swift_keyalias:filter_factory
-alias = ${LOCAL_CREDENTIALS.AWS_ACCESS_KEY_ID}
-target = test:tester
+aliases = ${auth.aliases}
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:${ports.memcached}
@@ -93,7 +103,8 @@ export const swiftService: LocalService = {
     const ports = await pickPorts(previous?.extra);
     // Rings embed the server ports, so they are rebuilt whenever the ports are new.
     if (!existsSync(join(dir, "object.ring.gz")) || !previous) buildRings(dir, ports);
-    writeConfig(dir, ports);
+    const identities = ensureIdentities(ctx.home);
+    writeConfig(dir, ports, identities);
     const log = (n: string) => ({ logFile: join(dir, "log", `${n}.log`) });
     const pids = [
       startDetached("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(ports.memcached), "-m", "64", "-U", "0"], log("memcached")),
@@ -102,7 +113,7 @@ export const swiftService: LocalService = {
     const env = { ...process.env, PYTHONPATH: join(repoRoot, "sim", "stack") };
     for (const s of [...SERVERS, "proxy"])
       pids.push(startDetached(`swift-${s}-server`, [join(dir, `${s}-server.conf`)], { ...log(s), env }));
-    const extra: Record<string, string> = {};
+    const extra: Record<string, string> = { identities: identitiesFile(ctx.home) };
     for (const [k, v] of Object.entries(ports)) extra[`port_${k}`] = String(v);
     const state = { pids, port: ports.proxy!, extra };
     await readyOrStop(
@@ -120,13 +131,26 @@ export const swiftService: LocalService = {
   async healthy(state) {
     const res = await fetch(`http://127.0.0.1:${state.port}/healthcheck`, { signal: AbortSignal.timeout(3000) });
     if (!res.ok) return false;
-    const client = s3Client({ ...LOCAL_CREDENTIALS, ...this.env(state) });
-    try {
-      await client.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(5000) });
-      return true;
-    } finally {
-      client.destroy();
+    // A Swift started before the stack had pool keys does not know them: unhealthy, so `up` restarts it.
+    if (!state.extra.identities || !existsSync(state.extra.identities)) return false;
+    const identities = JSON.parse(readFileSync(state.extra.identities, "utf8")) as StackIdentities;
+    for (const key of [identities.root[0], identities.pool.at(-1)]) {
+      if (!key) return false;
+      const client = s3Client({
+        ...LOCAL_CREDENTIALS,
+        AWS_ACCESS_KEY_ID: key.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        ...this.env(state),
+      });
+      try {
+        await client.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(5000) });
+      } catch {
+        return false;
+      } finally {
+        client.destroy();
+      }
     }
+    return true;
   },
 
   env(state) {

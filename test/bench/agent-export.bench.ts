@@ -68,7 +68,7 @@ function rssSampler(): () => number {
 
 /** One agent pipeline over the whole table; runs in a child process. */
 async function pipeline(v: Variant, database: string, bucket: string): Promise<Result> {
-  const source = new MysqlSource({
+  const source = await MysqlSource.open({
     spec: {
       host: env("SPOTFERRY_MYSQL_HOST"),
       port: Number(env("SPOTFERRY_MYSQL_PORT")),

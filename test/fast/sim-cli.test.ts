@@ -24,7 +24,11 @@ test("sim up / interrupt / events / down through the CLI, with a detached sim", 
     await simDown({ stateDir: dir });
     rmSync(dir, { recursive: true, force: true });
   });
-  const cli = (...args: string[]) => run(process.execPath, [bin, "sim", "--dir", dir, ...args], { env: process.env });
+  const cli = (...args: string[]) =>
+    run(process.execPath, [bin, "sim", "--dir", dir, ...args], {
+      // The detached sim's own key set (test/test as root), whatever local stack the environment names.
+      env: { ...process.env, SPOTFERRY_SIM_IDENTITIES: "" },
+    });
 
   const up = await cli("up", "--time-scale", "0.01", "--boot-delay", "5");
   const env = Object.fromEntries(

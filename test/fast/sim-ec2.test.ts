@@ -17,7 +17,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { b64, testSim, waitFor } from "../helpers/sim.ts";
+import { b64, signedFetch, testSim, waitFor } from "../helpers/sim.ts";
 
 /** Every EC2 call the controller uses, through the real SDK client against the sim's Query protocol. */
 
@@ -188,7 +188,7 @@ test("RunInstances, DescribeInstances filters and pagination, tags, termination 
 });
 
 test("RequestLimitExceeded is injectable and the SDK retries it as throttling", async (t) => {
-  const { ec2, sim } = await testSim(t);
+  const { ec2, sim, root } = await testSim(t);
   sim.world.chaos.throttle(1, ["DescribeInstances"]);
   await rejects(ec2.send(new DescribeInstancesCommand({})), "RequestLimitExceeded", 503);
   await ec2.send(new DescribeInstancesCommand({}));
@@ -197,7 +197,7 @@ test("RequestLimitExceeded is injectable and the SDK retries it as throttling", 
   const patient = new EC2Client({
     region: "us-east-1",
     endpoint: sim.url,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    credentials: root,
     maxAttempts: 4,
     retryStrategy: undefined,
   });
@@ -243,8 +243,11 @@ test("market reads: instance types, spot price history, zones and subnets", asyn
 });
 
 test("raw wire: unknown parameters and actions are refused with EC2's XML error envelope", async (t) => {
-  const { sim } = await testSim(t);
-  const post = (body: string) => fetch(sim.url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+  const { sim, root } = await testSim(t);
+  const post = (body: string) => signedFetch(sim.url, { service: "ec2", body, credentials: root });
+  const unsigned = await fetch(sim.url, { method: "POST", body: "Action=DescribeInstances&Version=2016-11-15" });
+  assert.equal(unsigned.status, 403);
+  assert.match(await unsigned.text(), /<Code>MissingAuthenticationToken<\/Code>/);
   const unknown = await post("Action=DescribeInstances&Version=2016-11-15&Colour=blue");
   assert.equal(unknown.status, 400);
   const text = await unknown.text();

@@ -87,7 +87,9 @@ const exitOf = (sim: Sim, id: string) =>
   );
 
 test("a sim node runs the rendered user-data: bundle verified, agent started and stopped cleanly, reachable by ssh", async (t) => {
-  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1 });
+  // The pool's instance profile names a role the sim must know, or the launch fails as on EC2; the node reaches the
+  // stack's DynamoDB directly (the user-data's endpoints), so the role needs no policy the sim would enforce.
+  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1, roles: { "spotferry-node": null } });
   const userData = await userDataFor(await presignBundle(s3.s3, published, { expiresInSeconds: 600 }));
   const data = renderLaunchTemplateData(pool, Buffer.from(userData).toString("base64"), { generation: 1 });
   await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "boot", LaunchTemplateData: data }));

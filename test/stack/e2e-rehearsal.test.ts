@@ -6,6 +6,7 @@ import { abortUploads } from "../../controller/finalize/finalize.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { deleteStateTable } from "../../lib/dynamo/table.ts";
+import { rehearsalMysqlUser } from "../../sim/rehearsal/identity.ts";
 import { runRehearsal } from "../../sim/rehearsal/rehearsal.ts";
 import { formatReport } from "../../sim/rehearsal/report.ts";
 import { mysqlOptions, uniqueName } from "../helpers/env.ts";
@@ -46,6 +47,7 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
       }
       await deleteStateTable(ddb, names.stateTable).catch(() => {});
       await conn.query(`DROP DATABASE IF EXISTS \`${names.database}\``);
+      await conn.query("DROP USER IF EXISTS ?@'%'", [rehearsalMysqlUser(names)]);
     } finally {
       await conn.end();
       s3.destroy();
@@ -64,7 +66,7 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
       bootTimeout: 60,
       drainTimeout: 30,
     },
-    sim: { url: sim.url },
+    sim: { url: sim.url, env: sim.env },
     controller: {
       leaderLease: 6,
       partitionLease: 15,
@@ -90,6 +92,16 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
   assert.equal(report.verify.mismatched, 0, "every partition matches its source range");
   assert.equal(report.rows, 150_000);
   assert.ok(report.ok);
+  // Strict as EC2: nodes held no host secret, and each role's printed policy allowed exactly what it used.
+  assert.ok(report.nodeEnv.inspected >= 1, "a live node's environment was read");
+  assert.deepEqual(report.nodeEnv.leaks, [], "no credential or secret in a node's environment");
+  for (const side of ["controller", "node"] as const) {
+    const r = report.iam[side];
+    assert.ok(r.calls > 0, `${side}: calls were recorded`);
+    assert.deepEqual([...r.denied, ...r.simDenials], [], `${side}: nothing was denied`);
+    assert.deepEqual(r.unused, [], `${side}: every granted action was used (or its Sid names the rare call)`);
+  }
+  assert.ok(report.iam.node.actions.includes("secretsmanager:GetSecretValue"), "agents read the password from Secrets Manager");
   for (const c of report.oncall) assert.ok(c.ok, `on call: ${c.command} (exit ${c.exit}): ${c.detail}`);
   assert.deepEqual(
     report.oncall.map((c) => c.command.split(" ")[1]),

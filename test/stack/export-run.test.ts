@@ -93,7 +93,9 @@ test("export run --local survives agents killed with SIGKILL, and verify finds e
   assert.equal(result.rows, 150_000);
   assert.ok(result.agentsDied >= 3);
 
-  const verify = await exec(process.execPath, [...cli, "export", "verify", result.exportId, "--json"], { env: env() });
+  const verify = await exec(process.execPath, [...cli, "export", "verify", result.exportId, "--config", fx.specFile, "--json"], {
+    env: env(),
+  });
   const report = JSON.parse(verify.stdout) as { rows: number; missing: number; duplicated: number; mismatched: unknown[] };
   assert.deepEqual([report.rows, report.missing, report.duplicated, report.mismatched.length], [150_000, 0, 0, 0]);
   assert.deepEqual([...(await agents()).keys()], [], "no agent left running");

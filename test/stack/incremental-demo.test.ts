@@ -2,8 +2,21 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type TickResult, tick } from "../../controller/schedule/scheduler.ts";
 import { createCallLog } from "../../sim/data/call-log.ts";
+import { requireEnv } from "../helpers/env.ts";
 import { type IncrementalFixture, incrementalFixture } from "../helpers/incremental-fixture.ts";
 import { cli } from "../helpers/snapshot.ts";
+
+/** verify connects where the operator says, never where the bucket says. */
+const verifyConnection = () => [
+  "--host",
+  requireEnv("SPOTFERRY_MYSQL_HOST"),
+  "--port",
+  requireEnv("SPOTFERRY_MYSQL_PORT"),
+  "--user",
+  requireEnv("SPOTFERRY_MYSQL_USER"),
+  "--password-env",
+  "SPOTFERRY_MYSQL_PASSWORD",
+];
 
 // Issue 8's "done when", rehearsed: a five-minute schedule over the demo table (sim/data/call-log.ts, 50k rows, its
 // own database) on a FakeClock, with inserts, in-place updates and one schema change between ticks. Afterwards
@@ -71,7 +84,7 @@ test("a 5-minute schedule over the call log keeps S3 equal to the source across 
   );
   assert.ok(ticks[2]!.run!.columns.includes("region"), "the new column is exported from run 3 on");
 
-  const verify = await cli(["schedule", "verify", "calls-5m", "--json"], env());
+  const verify = await cli(["schedule", "verify", "calls-5m", ...verifyConnection(), "--json"], env());
   assert.equal(verify.code, 0, `${verify.stdout}${verify.stderr}`);
   const report = JSON.parse(verify.stdout);
   t.diagnostic(`schedule verify: ${JSON.stringify({ ...report, problems: report.problems.length })}`);
@@ -85,7 +98,7 @@ test("a 5-minute schedule over the call log keeps S3 equal to the source across 
 
   // A change after the last run is pending (the next run's), not a mismatch.
   await fx.conn.query(`UPDATE ${table} SET cost = cost + 3 WHERE id = 7`);
-  const pending = JSON.parse((await cli(["schedule", "verify", "calls-5m", "--json"], env())).stdout);
+  const pending = JSON.parse((await cli(["schedule", "verify", "calls-5m", ...verifyConnection(), "--json"], env())).stdout);
   assert.deepEqual([pending.ok, pending.pending, pending.s3.rows], [true, 1, ROWS + 1500 - 1]);
 
   // A row stamped below the watermark after its run committed (a writer that outlived the safety lag) is missing.
@@ -93,7 +106,7 @@ test("a 5-minute schedule over the call log keeps S3 equal to the source across 
     `INSERT INTO ${table} (id, customer_id, caller, callee, started_at, duration_s, cost, status, updated_at)
      VALUES (700000000, 1, '+1', '+44', '2021-01-01', 1, 1, 'busy', '2021-06-01 00:00:00')`,
   );
-  const missing = await cli(["schedule", "verify", "calls-5m"], env());
+  const missing = await cli(["schedule", "verify", "calls-5m", ...verifyConnection()], env());
   assert.equal(missing.code, 4, missing.stdout);
   assert.match(missing.stdout, /rows in the source, .* in the output .*MISMATCH/s);
   await fx.conn.query(`DELETE FROM ${table} WHERE id = 700000000`);
