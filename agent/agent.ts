@@ -3,7 +3,8 @@ import type { ExportRecord } from "../config/records.ts";
 import type { AgentSettings } from "../config/settings.ts";
 import type { Clock } from "../lib/clock.ts";
 import { describeError } from "../lib/errors.ts";
-import type { JobStore } from "../lib/jobs/job-store.ts";
+import { type JobStore, type Lease, LeaseLostError } from "../lib/jobs/job-store.ts";
+import { DEFAULT_RETRY } from "../lib/jobs/semantics.ts";
 import { type MysqlSource, openExportSource } from "../lib/mysql/range-source.ts";
 import { type Imds, type Notice, watchInterruptions } from "./imds.ts";
 import { type Outcome, runPartition, type StopRequest } from "./partition-runner.ts";
@@ -104,32 +105,45 @@ export class Agent {
     return { outcomes, stoppedBy };
   }
 
-  /** One claim and, when it succeeds, the whole partition; null when nothing was claimable. */
+  /**
+   * One claim and, when it succeeds, the whole partition; null when nothing was claimable. Whatever fails once the
+   * lease is held (reading or decoding the export record, opening the source, reading, encoding, uploading) is
+   * recorded as a failed attempt of the partition, so a poisoned partition backs off and ends QUARANTINED with its
+   * reason instead of holding its lease until it expires, claim after claim.
+   */
   private async claimAndRun(): Promise<Outcome | null> {
     const { store, settings } = this.deps;
     const lease = await store.claim({ pool: settings.pool, owner: settings.nodeId, leaseMs: settings.partitionLease * 1000 });
     if (!lease) return null;
     this.log(`claimed partition ${lease.partition} of ${lease.exportId} at epoch ${lease.epoch} (cursor ${JSON.stringify(lease.cursor)})`);
+    if (lease.crashCounted)
+      this.log(`partition ${lease.partition} of ${lease.exportId}: attempt ${lease.attempts} counted: ${lease.crashCounted}`);
+    try {
+      return await this.work(lease);
+    } catch (err) {
+      return this.failClaimed(lease, err);
+    }
+  }
+
+  private async work(lease: Lease): Promise<Outcome> {
+    const { store, settings } = this.deps;
     // The state is read at every claim (not cached) so a cancelled export stops being worked on at once.
-    const current = await store.getExport(lease.exportId);
+    const current = await stage(`reading the record of export ${lease.exportId}`, store.getExport(lease.exportId));
     if (current?.state !== "RUNNING") {
       // Parked, not re-queued: otherwise the partition would bounce between claimers for ever.
       await store.release(lease, { park: true, detail: `export is ${current?.state ?? "gone"}` });
       return "released";
     }
-    let opened: { record: ExportRecord; source: MysqlSource };
-    try {
-      opened = await this.sourceFor(lease.exportId);
-    } catch (err) {
-      // Counted as an attempt, so a source that cannot be opened (bad password, dropped table) ends QUARANTINED
-      // with its reason instead of cycling through leases forever.
-      const spec = current.spec;
-      const error = `opening the source of export ${lease.exportId}: ${describeError(err)}`;
-      this.log(error);
-      await store.fail(lease, { error: error.slice(0, 1000), maxAttempts: spec.retry.maxAttempts, backoffMs: spec.retry.backoff * 1000 });
+    const { retry } = current.spec;
+    if (lease.crashCounted && lease.attempts >= retry.maxAttempts) {
+      // Its holders kept dying on it: the claim counted the last one, and that was the last attempt allowed.
+      const failure = { error: lease.crashCounted, maxAttempts: retry.maxAttempts, backoffMs: retry.backoff * 1000 };
+      await store.fail(lease, { ...failure, alreadyCounted: true });
+      this.log(`partition ${lease.partition} of ${lease.exportId}: quarantined after ${lease.attempts} attempts`);
       return "failed";
     }
-    const { record, source } = opened;
+    // A source that cannot be opened (bad password, dropped table) fails the attempt like any other error.
+    const { record, source } = await stage(`opening the source of export ${lease.exportId}`, this.sourceFor(lease.exportId));
     const outcome = await runPartition(
       {
         store,
@@ -148,6 +162,27 @@ export class Agent {
     return outcome;
   }
 
+  /**
+   * Records a failure of a held partition as an attempt, fenced on the lease, with the export's retry policy as the
+   * store reads it leniently: the record itself may be what cannot be decoded.
+   */
+  private async failClaimed(lease: Lease, err: unknown): Promise<Outcome> {
+    const { store } = this.deps;
+    const what = `partition ${lease.partition} of ${lease.exportId}`;
+    const error = describeError(err).replace(/\s+/g, " ");
+    this.log(`${what} failed: ${error}`);
+    if (err instanceof LeaseLostError) return "lost";
+    try {
+      const policy = (await store.retryPolicy(lease.exportId)) ?? DEFAULT_RETRY;
+      const failed = await store.fail(lease, { error, ...policy });
+      if (failed.state === "QUARANTINED") this.log(`${what}: quarantined after ${failed.attempts} attempts`);
+    } catch (failErr) {
+      // Unrecorded, the lease expires and the next claim counts the attempt (JobStore.claim).
+      this.log(`recording the failure of ${what} failed too: ${describeError(failErr)}`);
+    }
+    return "failed";
+  }
+
   /** One source (one small connection pool) per export, opened on first use. */
   private sourceFor(exportId: string): Promise<{ record: ExportRecord; source: MysqlSource }> {
     let entry = this.sources.get(exportId);
@@ -161,5 +196,14 @@ export class Agent {
       this.sources.set(exportId, entry);
     }
     return entry;
+  }
+}
+
+/** Awaits `work`, naming the stage in its error, so the partition's lastError says where it failed. */
+async function stage<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw err instanceof LeaseLostError ? err : new Error(what, { cause: err });
   }
 }

@@ -77,6 +77,8 @@ export async function runPartition(ctx: PartitionContext, claimed: Lease): Promi
 
 function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
   const what = `partition ${claimed.partition} of export ${claimed.exportId}`;
+  // Before the keeper starts: a throw from here on would leave it heartbeating a lease nobody works on.
+  const prefix = exportPrefix(ctx.exportRecord.spec.destination.prefix, ctx.exportRecord.exportId);
   // The lease keeper heartbeats the latest lease; its signal aborts the source's read the moment the lease is lost
   // (fenced by a newer epoch, or not renewed before our own margin), so a fenced holder never reads or writes again.
   const keeper = new LeaseKeeper({
@@ -95,16 +97,14 @@ function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
     isLoss: (err) => err instanceof LeaseLostError,
     onError: (err) => ctx.log(`heartbeat of ${what} failed (will retry): ${describeError(err)}`),
   }).start();
-  const run: PartitionRun = {
-    ctx,
-    what,
-    lease: claimed,
-    keeper,
-    reader: openReader(ctx, claimed, keeper.signal),
-    columns: [],
-    carry: null,
-    prefix: exportPrefix(ctx.exportRecord.spec.destination.prefix, ctx.exportRecord.exportId),
-  };
+  let reader: RangeReader;
+  try {
+    reader = openReader(ctx, claimed, keeper.signal);
+  } catch (err) {
+    keeper.stop().catch(() => {});
+    throw err;
+  }
+  const run: PartitionRun = { ctx, what, lease: claimed, keeper, reader, columns: [], carry: null, prefix };
   return run;
 }
 

@@ -67,6 +67,23 @@ export async function resolveAgentSettings(flags: AgentFlags) {
   ) as ReturnType<typeof agentSettings.parse>;
 }
 
+/**
+ * A state table that does not exist is a wrong --state-table (or DynamoDB endpoint), never "no work": an agent that
+ * went on would find nothing to claim and exit 0 as idle. Agents never create the table.
+ */
+function missingTable(err: unknown, table: string): UserError | null {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e.name === "ResourceNotFoundException") {
+      return new UserError(
+        `state table ${table} does not exist${process.env.AWS_ENDPOINT_URL_DYNAMODB ? ` at ${process.env.AWS_ENDPOINT_URL_DYNAMODB}` : ""}: ` +
+          "check --state-table or $SPOTFERRY_STATE_TABLE (the controller and `export plan` create it, agents never do)",
+        { exitCode: ExitCode.usage, cause: err },
+      );
+    }
+  }
+  return null;
+}
+
 /** Runs the agent until it drains or idles out; SIGTERM/SIGINT drain it. Returns the process exit code. */
 export async function runAgent(flags: AgentFlags): Promise<number> {
   const settings = await resolveAgentSettings(flags);
@@ -82,7 +99,7 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   // A table of a layout this agent does not know is refused before anything is claimed (one line, exit 3).
   await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: false }).catch((err) => {
     client.destroy();
-    throw err;
+    throw missingTable(err, settings.stateTable) ?? err;
   });
   const s3 = s3Client();
   const store = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });

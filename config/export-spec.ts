@@ -3,10 +3,12 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { enrichSpec, incrementalSpec, qualityRule, schemaDriftPolicy } from "./incremental-spec.ts";
 import { secretRef } from "./secret.ts";
-import { durationSeconds, identifier, sizeBytes } from "./units.ts";
+import { count, delaySeconds, identifier, keyPartProblem, PREFIX_MAX_BYTES, sizeBytes } from "./units.ts";
 
 /** A filter value is bound as a parameter, never spliced into SQL. Integers past 2^53 must be written as strings. */
-const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
+  error: "expected a string, a number, true/false or null",
+});
 
 const filterPredicate = z.discriminatedUnion("op", [
   z.object({ column: identifier, op: z.enum(["=", "!=", "<", "<=", ">", ">="]), value: filterValue }).strict(),
@@ -95,7 +97,7 @@ export const sourceSpec = z
     partitionKey: z.array(identifier).min(1).optional(),
     /** Protects a production source: connections per agent and an optional rows/s cap per agent. */
     maxConnections: z.number().int().min(1).max(64).default(2),
-    maxRowsPerSecond: z.number().positive().optional(),
+    maxRowsPerSecond: z.number().positive().max(1e9).optional(),
     /** Time zone the server's DATETIME values are read in; TIMESTAMP is always converted to UTC. */
     timezone: z.string().default("Z"),
     /** Encrypt (and verify) the connection; see sourceTlsSpec. */
@@ -110,16 +112,20 @@ export const destinationSpec = z
     bucket: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"),
+    /** Objects go under `<prefix>/<export id>/`; a valid S3 key part (no "." or ".." segment, no control characters). */
     prefix: z
       .string()
       .default("")
-      .refine((p) => !p.startsWith("/"), "must not start with /"),
+      .superRefine((p, ctx) => {
+        const problem = keyPartProblem(p, PREFIX_MAX_BYTES);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
     format: formatName.default("parquet"),
     compression: z.enum(["zstd", "snappy", "gzip", "none"]).optional(),
     /** A partition is written as chunk objects; a chunk closes at whichever limit comes first. */
     chunk: z
       .object({
-        maxRows: z.number().int().positive().default(500_000),
+        maxRows: count(1, 100_000_000).default(500_000),
         maxBytes: sizeBytes.default(128 * 1024 * 1024),
       })
       .strict()
@@ -142,7 +148,7 @@ export const destinationSpec = z
 export const partitioningSpec = z
   .object({
     /** Rows per partition the planner aims for. */
-    targetRows: z.number().int().min(1000).default(2_000_000),
+    targetRows: count(1000, 1e12).default(2_000_000),
     /** Upper bound on partitions; targetRows grows to respect it. */
     maxPartitions: z.number().int().min(1).max(100_000).default(10_000),
   })
@@ -158,7 +164,7 @@ export const exportSpec = z
     partitioning: partitioningSpec.default({ targetRows: 2_000_000, maxPartitions: 10_000 }),
     /** Attempts before a partition is quarantined, and the backoff between them. */
     retry: z
-      .object({ maxAttempts: z.number().int().min(1).max(100).default(5), backoff: durationSeconds.default(30) })
+      .object({ maxAttempts: count(1, 100).default(5), backoff: delaySeconds.default(30) })
       .strict()
       .default({ maxAttempts: 5, backoff: 30 }),
     /** Recurring runs over a watermark column (`spotferry schedule run`); see config/incremental-spec.ts. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { durationSeconds, identifier } from "./units.ts";
+import { delaySeconds, duration, identifier } from "./units.ts";
 
 /**
  * The parts of an export spec that make it a recurring, incremental extraction (issue 8): the watermark, the schema
@@ -18,9 +18,9 @@ export const incrementalSpec = z
     mode: z.enum(["id", "updated-at"]),
     column: identifier,
     /** updated-at: required; id: optional (rows whose id is within the lag of MAX(id) by time are not tracked). */
-    safetyLag: durationSeconds.optional(),
+    safetyLag: delaySeconds.optional(),
     /** How often `spotferry schedule run` starts a run, e.g. "5m". */
-    every: durationSeconds.refine((s) => s >= 1, "must be at least 1s"),
+    every: duration({ min: 1, max: 31 * 86400 }),
     /** Exclusive watermark the first run starts after (exact text, e.g. "2026-11-21 10:00:00" or "1000000"); default: the whole table. */
     startAfter: z.string().min(1).optional(),
     /** Columns identifying a row across runs (the manifest's dedupeKey); default: the table's primary key. */

@@ -36,6 +36,10 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** Values under these fields are never echoed in an error: a password pasted in the wrong place must not reach a log. */
+const SECRET_FIELD = /password|secret|token|credential/i;
+const isSecretPath = (path: readonly PropertyKey[]) => path.some((p) => typeof p === "string" && SECRET_FIELD.test(p));
+
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
@@ -48,11 +52,22 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
   for (const issue of issues) {
     if (issue.code === "invalid_union" && issue.errors.length > 0 && issue.message === "Invalid input") {
       // Report the branch that got furthest rather than "invalid input".
+      // The branches' paths are relative to the union's own place.
       const best = issue.errors.reduce((a, b) => (a.length <= b.length ? a : b));
-      lines.push(...formatIssues(best, input));
+      lines.push(
+        ...formatIssues(
+          best.map((e) => ({ ...e, path: [...issue.path, ...e.path] })),
+          input,
+        ),
+      );
       continue;
     }
     const path = formatPath(issue.path);
+    if (isSecretPath(issue.path)) {
+      // zod's own messages never quote the value; only the "got ..." added below does.
+      lines.push(`${path}: ${issue.message}`);
+      continue;
+    }
     const got = describe(valueAt(input, issue.path));
     let message: string;
     switch (issue.code) {
@@ -92,12 +107,17 @@ export function parseConfigText(text: string, source: string): unknown {
       doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split(" at line ")[0]!.split("\n")[0]}`),
     );
   }
-  return doc.toJS({
-    reviver: (_key: unknown, value: unknown) => {
-      if (typeof value !== "bigint") return value;
-      return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
-    },
-  });
+  try {
+    return doc.toJS({
+      reviver: (_key: unknown, value: unknown) => {
+        if (typeof value !== "bigint") return value;
+        return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+      },
+    });
+  } catch (cause) {
+    // An alias bomb ("Excessive alias count ...") and the like: refused in the file's name, not as a stack trace.
+    throw new ConfigError(source, [`cannot be read: ${(cause as Error).message}`]);
+  }
 }
 
 /** Validates parsed input against the schema of its `kind` (or the expected kind when given). */

@@ -61,6 +61,26 @@ export const eventKind = z.enum([
   "retried",
 ]);
 
+/**
+ * Where the source stood when the export was planned, so change capture (Debezium, Flink CDC, a binlog reader) can
+ * continue from it and an incremental schedule can take over (README: "What an export promises"). `binlog` and
+ * `gtid` are null, with `reason`, when binary logging is off or the user may not read it.
+ */
+export const sourcePosition = z.object({
+  /** The controller's clock when the position was read (ISO-8601 UTC). */
+  takenAt: z.string(),
+  /** The server's NOW(6) at that moment, as the schedule's watermark reads it (session time zone +00:00). */
+  serverTime: z.string().nullable(),
+  flavor: z.enum(["mariadb", "mysql"]),
+  version: z.string(),
+  /** SHOW BINARY LOG STATUS / SHOW MASTER STATUS: the binary log file and the position in it. */
+  binlog: z.object({ file: z.string(), position: z.string() }).nullable(),
+  /** MySQL: Executed_Gtid_Set; MariaDB: @@gtid_binlog_pos. Null when empty or unreadable. */
+  gtid: z.string().nullable(),
+  reason: z.string().optional(),
+});
+export type SourcePosition = z.infer<typeof sourcePosition>;
+
 export const exportRecord = z.object({
   exportId: z.string(),
   spec: exportSpec,
@@ -86,6 +106,8 @@ export const exportRecord = z.object({
   updatedAt: z.string(),
   manifestKey: z.string().optional(),
   error: z.string().optional(),
+  /** The source's binary log position and time when planning began; absent on exports planned before it was recorded. */
+  sourcePosition: sourcePosition.optional(),
 });
 export type ExportRecord = z.infer<typeof exportRecord>;
 

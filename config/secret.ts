@@ -9,7 +9,8 @@ const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[^:]*:[^:]*:key\//, "mus
  */
 export const secretRef = z.union(
   [
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name") }).strict(),
+    // The message never repeats the text: a password put where its variable's name goes must not reach a log.
+    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/, "is not an environment variable name") }).strict(),
     z
       .object({
         secretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, "must be a Secrets Manager ARN"),

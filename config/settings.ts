@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { durationSeconds } from "./units.ts";
+import { count, duration } from "./units.ts";
+
+const HOUR = 3600;
+const DAY = 86400;
+/** A lease or a heartbeat: at least 1s (an agent cannot renew faster), at most a day. */
+const lease = duration({ min: 1, max: DAY });
 
 const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)");
 
@@ -10,20 +15,20 @@ export const controllerSettings = z
     stateTable: tableName.default("spotferry"),
     /** Bucket where agent bundles are published and presigned for nodes. */
     artifactBucket: z.string().optional(),
-    leaderLease: durationSeconds.default(30),
-    partitionLease: durationSeconds.default(60),
+    leaderLease: lease.default(30),
+    partitionLease: lease.default(60),
     /** Added to a lease's expiry before it is reaped, for clocks that disagree. */
-    clockSkewMargin: durationSeconds.default(10),
-    capacityErrorMemory: durationSeconds.default(600),
+    clockSkewMargin: duration({ min: 0, max: HOUR }).default(10),
+    capacityErrorMemory: duration({ min: 1, max: 7 * DAY }).default(600),
     /** A READY node that holds no live lease this long while claimable work waits is presumed dead and replaced. */
-    heartbeatTimeout: durationSeconds.default(90),
+    heartbeatTimeout: duration({ min: 1, max: DAY }).default(90),
     /** Tagged instances with no node record are terminated once this old (a launch whose record was never written). */
-    orphanGrace: durationSeconds.default(120),
+    orphanGrace: duration({ min: 1, max: DAY }).default(120),
     /**
      * Lifetime of the presigned bundle URL rendered into user-data. The launch template is re-rendered at half of it,
      * so a node launched from it always fetches with a live URL. SigV4 allows at most 7 days (less with role credentials).
      */
-    bundleUrlLifetime: durationSeconds.default(3600),
+    bundleUrlLifetime: duration({ min: 60, max: 7 * DAY }).default(3600),
     /**
      * Non-secret environment rendered into every node's agent.env (e.g. endpoint URLs of a private S3 or DynamoDB).
      * Names that look like secrets are refused at render time; credentials come from the node role.
@@ -32,10 +37,10 @@ export const controllerSettings = z
     /** Agent timings rendered into the nodes' command line; unset ones keep the agent's defaults (AgentSettings). */
     nodeAgent: z
       .object({
-        partitionLease: durationSeconds.optional(),
-        heartbeatInterval: durationSeconds.optional(),
-        idleExitAfter: durationSeconds.optional(),
-        imdsPollInterval: durationSeconds.optional(),
+        partitionLease: lease.optional(),
+        heartbeatInterval: duration({ max: HOUR }).optional(),
+        idleExitAfter: duration({ max: 30 * DAY }).optional(),
+        imdsPollInterval: duration({ max: HOUR }).optional(),
       })
       .strict()
       .default({}),
@@ -43,7 +48,7 @@ export const controllerSettings = z
      * Splitting: a leased partition is split for idle nodes only when its estimated remainder is at least this many
      * rows (and at least four chunks), so a split never costs more than it saves.
      */
-    splitMinRows: z.number().int().min(1).default(50_000),
+    splitMinRows: count(1, 1e12).default(50_000),
     metricsNamespace: z.string().default("spotferry"),
     http: z
       .string()
@@ -62,13 +67,13 @@ export const agentSettings = z
     /** Local mode: the node id; on EC2 it is read from IMDS. */
     nodeId: z.string().min(1).optional(),
     imdsEndpoint: z.string().url().optional(),
-    imdsPollInterval: durationSeconds.default(5),
-    heartbeatInterval: durationSeconds.default(15),
-    partitionLease: durationSeconds.default(60),
-    idleExitAfter: durationSeconds.default(120),
+    imdsPollInterval: duration({ max: HOUR }).default(5),
+    heartbeatInterval: duration({ max: HOUR }).default(15),
+    partitionLease: lease.default(60),
+    idleExitAfter: duration({ max: 30 * DAY }).default(120),
     /** On a rebalance recommendation: finish the chunk and stop claiming ("drain"), or keep working ("ignore"). */
     onRebalance: z.enum(["drain", "ignore"]).default("drain"),
-    concurrency: z.number().int().min(1).max(64).default(1),
+    concurrency: count(1, 64).default(1),
   })
   .strict();
 export type AgentSettings = z.infer<typeof agentSettings>;

@@ -1,6 +1,7 @@
 import { baseSpotPrice, INSTANCE_TYPES } from "./catalogue.ts";
 import { EC2_ACTIONS } from "./ec2-api.ts";
-import { callsReply } from "./front-door/recorder.ts";
+import { type OutageMode, outagesOf } from "./front-door/outage.ts";
+import { callsReply, recorderOf } from "./front-door/recorder.ts";
 import { answerIam } from "./iam/control.ts";
 import type { Market } from "./market.ts";
 import type { World } from "./world.ts";
@@ -81,6 +82,7 @@ function answerGet(w: World, { url, path }: ControlRequest): ControlReply | unde
       instances: summary(w),
       capacity: w.market.capacitySettings(),
       ...w.chaos.status(),
+      outages: outagesOf(recorderOf(w)).list(w.settings.clock.now()),
     });
   }
   if (path === "/instances") return json(200, summary(w));
@@ -105,7 +107,7 @@ function answerGet(w: World, { url, path }: ControlRequest): ControlReply | unde
 
 /** The reply to a POST, or undefined when no endpoint answers it. */
 function answerPost(w: World, { path, input, onShutdown }: ControlRequest): ControlReply | undefined {
-  const action = /^\/instances\/([^/]+)\/(interrupt|rebalance|kill)$/.exec(path);
+  const action = /^\/instances\/([^/]+)\/(interrupt|rebalance|kill|freeze|thaw)$/.exec(path);
   if (action) {
     const [, id = "", verb] = action;
     return instanceAction(w, id, verb, input);
@@ -114,6 +116,7 @@ function answerPost(w: World, { path, input, onShutdown }: ControlRequest): Cont
     w.chaos.hazard(String(input.pool ?? ""), Number(input.ratePerHour), Number(input.seed ?? 1), input.tag as string | undefined);
     return json(200, w.chaos.status());
   }
+  if (path === "/outage") return startOutage(w, input);
   if (path === "/capacity") return setCapacity(w, input);
   if (path === "/price") {
     w.chaos.setPrice(String(input.instanceType), String(input.zone), Number(input.price));
@@ -136,9 +139,29 @@ function instanceAction(w: World, id: string, verb: string | undefined, input: R
     if (notice !== undefined && !(notice >= 0)) return json(400, { error: `interrupting ${id}: noticeSeconds must be >= 0` });
     return json(200, w.chaos.interrupt(id, notice));
   }
+  if (verb === "freeze" || verb === "thaw") {
+    const inst = w.instances.get(id);
+    if (!inst) throw new Error(`${verb === "freeze" ? "freezing" : "thawing"} ${id}: no such instance`);
+    if (verb === "freeze") w.instances.freeze(inst);
+    else w.instances.thaw(inst);
+    return json(200, { instanceId: id, frozen: inst.frozen ?? false });
+  }
   if (verb === "rebalance") w.chaos.rebalance(id);
   else w.chaos.kill(id);
   return json(200, { instanceId: id, ok: true });
+}
+
+/** S3 or DynamoDB down for the sim's callers only: its front door refuses or hangs their calls (front-door/outage.ts). */
+function startOutage(w: World, input: Record<string, unknown>): ControlReply {
+  const outages = outagesOf(recorderOf(w));
+  const o = outages.start({
+    service: input.service as "s3" | "dynamodb",
+    mode: (input.mode ?? "refuse") as OutageMode,
+    ms: Number(input.seconds) * 1000,
+    now: w.settings.clock.now(),
+  });
+  w.events.add("outage", { service: o.service, mode: o.mode, until: new Date(o.until).toISOString() });
+  return json(200, o);
 }
 
 function setCapacity(w: World, input: Record<string, unknown>): ControlReply {

@@ -66,6 +66,8 @@ export interface SimInstance extends LaunchSpec {
   sshd?: SimSshd;
   /** Its instance profile's rotating session, served by IMDS. */
   credentials?: InstanceCredentials;
+  /** Its process group is stopped (SIGSTOP): a hung host that still holds whatever it held. */
+  frozen?: boolean;
 }
 
 export interface InstanceSettings {
@@ -240,9 +242,11 @@ export class Instances {
     inst.stateTransitionReason = `${opts.by === "user" ? "User" : "Service"} initiated (${gmt(this.now)})`;
     this.events.add("shutting-down", { instanceId: inst.id, reason: reason.code, hard: opts.hard ?? false });
     const proc = inst.proc;
+    // A frozen host cannot act on a SIGTERM (it would stay pending): it goes as a hung VM does, at once.
+    const hard = opts.hard || inst.frozen;
     if (proc) {
-      proc.signal(opts.hard ? "SIGKILL" : "SIGTERM");
-      if (!opts.hard) this.timers.after(this.settings.killGraceSec, () => proc.signal("SIGKILL"));
+      proc.signal(hard ? "SIGKILL" : "SIGTERM");
+      if (!hard) this.timers.after(this.settings.killGraceSec, () => proc.signal("SIGKILL"));
     }
     this.timers.after(this.settings.shutdownDelaySec, () => {
       const gone = proc ? proc.exited : Promise.resolve("");
@@ -278,6 +282,27 @@ export class Instances {
     });
     this.timers.after(noticeSec, () => this.shutdown(inst, REASONS.spot));
     return inst.noticeTime;
+  }
+
+  /**
+   * SIGSTOP to the instance's process group (a stalled VM, a long GC pause): its agent stops heartbeating but keeps
+   * its state and connections, and acts on them again after `thaw`, like a zombie that slept past its lease.
+   */
+  freeze(inst: SimInstance): void {
+    if (inst.state !== "running" || !inst.proc)
+      throw new Error(`freezing ${inst.id}: it is ${inst.state}${inst.proc ? "" : ", not started"}`);
+    if (inst.frozen) return;
+    inst.proc.signal("SIGSTOP");
+    inst.frozen = true;
+    this.events.add("frozen", { instanceId: inst.id });
+  }
+
+  /** SIGCONT to a frozen instance's process group; an instance that is not frozen is left alone. */
+  thaw(inst: SimInstance): void {
+    if (!inst.frozen) return;
+    inst.frozen = false;
+    inst.proc?.signal("SIGCONT");
+    this.events.add("thawed", { instanceId: inst.id, state: inst.state });
   }
 
   rebalance(inst: SimInstance): void {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { AGENT_LOG_COMMAND, HostKeyMismatchError, NodeSession } from "../../bootstrap/ssh.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
+import { intFlag, optionalIntFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
@@ -112,9 +113,10 @@ function registerScale(program: Command): void {
 }
 
 function scale(name: string, flags: ScaleFlags): Promise<void> {
+  const min = optionalIntFlag("--min", flags.min, { min: 0, max: 10_000 });
+  const max = optionalIntFlag("--max", flags.max, { min: 1, max: 10_000 });
   return withStores(flags, async (d) => {
-    const bound = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-    const plan = await planScale(d.fleet, { pool: name, min: bound(flags.min), max: bound(flags.max) });
+    const plan = await planScale(d.fleet, { pool: name, min, max });
     await confirm(plan.description, flags);
     const result = await applyScale(d.fleet, plan);
     if (flags.json) printJson(result);
@@ -137,9 +139,8 @@ function registerLogs(program: Command): void {
 }
 
 async function logs(id: string, flags: LogsFlags): Promise<void> {
-  const lines = Number(flags.lines);
-  if (!Number.isInteger(lines) || lines < 0)
-    throw new UserError(`--lines: expected a whole number, got "${flags.lines}"`, { exitCode: ExitCode.usage });
+  const lines = intFlag("--lines", flags.lines, { min: 0, max: 1_000_000 });
+  if (flags.port !== undefined) intFlag("--port", flags.port, { min: 1, max: 65_535 });
   const session = await connectToNode(id, flags);
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());

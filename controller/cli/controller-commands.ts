@@ -7,6 +7,7 @@ import { type ControllerSettings, controllerSettings } from "../../config/settin
 import { cloudWatchClient } from "../../lib/aws/cloudwatch.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { tableNameFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
@@ -27,8 +28,9 @@ const log = (line: string) => process.stderr.write(`${new Date().toISOString()} 
 
 async function loadSettings(file: string | undefined, table: string | undefined): Promise<ControllerSettings> {
   const settings = file ? await loadConfigFile(file, "ControllerSettings") : controllerSettings.parse({});
-  const stateTable = table ?? process.env.SPOTFERRY_STATE_TABLE;
-  return stateTable ? { ...settings, stateTable } : settings;
+  if (table !== undefined) return { ...settings, stateTable: tableNameFlag("--state-table", table) };
+  const env = process.env.SPOTFERRY_STATE_TABLE;
+  return env ? { ...settings, stateTable: tableNameFlag("$SPOTFERRY_STATE_TABLE", env) } : settings;
 }
 
 function fleetStore(settings: ControllerSettings) {
@@ -47,7 +49,14 @@ async function templateSource(
   s3: ReturnType<typeof s3Client>,
 ): Promise<TemplateSource> {
   const file = userDataFile ?? process.env.SPOTFERRY_USER_DATA;
-  if (file) return staticTemplateSource(await readFile(file, "utf8"));
+  if (file) {
+    const text = await readFile(file, "utf8").catch((cause: NodeJS.ErrnoException) => {
+      throw new UserError(`--user-data ${file}: ${cause.code === "ENOENT" ? "file not found" : `cannot be read (${cause.code})`}`, {
+        exitCode: ExitCode.usage,
+      });
+    });
+    return staticTemplateSource(text);
+  }
   if (!settings.artifactBucket) {
     throw new UserError(
       "no artifact bucket for the agent bundle: set artifactBucket in the ControllerSettings file (--config), or pass --user-data FILE",
@@ -87,16 +96,20 @@ function registerControllerRun(controller: Command): void {
 }
 
 async function controllerRun(flags: RunFlags): Promise<void> {
+  // Settings, flags and the node template's inputs are checked before the controller writes anything.
   const settings = await loadSettings(flags.config, flags.stateTable);
   const { client, fleet } = fleetStore(settings);
   const s3 = s3Client();
   const ec2 = ec2Client();
   const cloudwatch = cloudWatchClient();
+  const templates = await templateSource(flags.userData, settings, s3).catch((err) => {
+    for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
+    throw err;
+  });
   // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
   await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
   const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
   const finalize = finalizer({ jobs, s3 });
-  const templates = await templateSource(flags.userData, settings, s3);
   const splitter = new MysqlSplitFinder();
   const admission = new SourceAdmission({ clock: systemClock, log });
   const ctrl = new Controller({

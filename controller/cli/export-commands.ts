@@ -2,21 +2,20 @@ import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
 import type { ExportRecord, PartitionRecord, PartitionState, SourceKey } from "../../config/records.ts";
+import { exportIdFlag, intFlag, stateTableFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
-import { ensureStateTable } from "../../lib/dynamo/table.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import type { ExportProgress } from "../../lib/jobs/job-store.ts";
-import { openSource } from "../../lib/mysql/connect.ts";
 import { cliClock } from "../oncall/format.ts";
 import { fractionDone } from "../oncall/status.ts";
-import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
+import { type ExportPlan, exportIdFor } from "../planner/plan.ts";
 import { histogram, renderHistogram } from "./oncall-render.ts";
+import { commitExport, prepareExport } from "./prepare.ts";
 
 const STATES: PartitionState[] = ["LEASED", "PENDING", "QUARANTINED", "DONE"];
-const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
 const n = (x: number) => x.toLocaleString("en-US");
 
 function openStore(tableName: string) {
@@ -49,30 +48,25 @@ export function registerExportCommands(program: Command): void {
     .option("--json", "print the export record and plan figures as JSON")
     .action((opts: { config: string; id?: string; stateTable?: string; json?: boolean }) =>
       runCommand(async () => {
+        // Input first (flags, the file, then the source's schema while planning): a refusal leaves no table or item.
+        const tableName = stateTableFlag(opts.stateTable);
         const spec = await loadConfigFile(opts.config, "Export");
-        const exportId = opts.id ?? exportIdFor(spec);
-        const tableName = opts.stateTable ?? defaultTable();
+        const exportId = opts.id === undefined ? exportIdFor(spec) : exportIdFlag("--id", opts.id);
         const { client, store } = openStore(tableName);
         try {
-          await ensureStateTable(client, tableName);
-          const existing = await store.getExport(exportId);
-          if (existing && existing.state !== "PLANNING") return report(existing, false, null, opts.json);
-          const conn = await openSource(spec.source);
-          let plan: Awaited<ReturnType<typeof planExport>>;
-          try {
-            plan = await planExport(spec, {
-              conn,
-              clock: systemClock,
-              onProgress: (b) => {
-                if (!opts.json && process.stderr.isTTY) process.stderr.write(`\r${b} boundaries found`);
-              },
-            });
-            if (!opts.json && process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-          } finally {
-            await conn.end().catch(() => {});
-          }
-          const result = await store.createExport(toNewExport(exportId, spec, plan));
-          return report(result.export, result.created, plan, opts.json, result.planDiffers);
+          const tty = !opts.json && process.stderr.isTTY;
+          const prepared = await prepareExport({
+            client,
+            store,
+            tableName,
+            spec,
+            exportId,
+            onProgress: (b) => (tty ? process.stderr.write(`\r${b} boundaries found`) : undefined),
+          });
+          if (tty) process.stderr.write("\r\x1b[K");
+          if ("existing" in prepared) return report(prepared.existing, false, null, opts.json);
+          const result = await commitExport({ client, store, tableName, spec, plan: prepared.plan, exportId });
+          return report(result.export, result.created, prepared.plan, opts.json, result.planDiffers);
         } finally {
           client.destroy();
         }
@@ -93,14 +87,13 @@ export function registerExportCommands(program: Command): void {
         if (state && !STATES.includes(state)) {
           throw new UserError(`--state: expected one of ${STATES.join("|")}, got "${opts.state}"`, { exitCode: ExitCode.usage });
         }
-        const limit = Number(opts.limit);
-        if (!Number.isInteger(limit) || limit < 0)
-          throw new UserError(`--limit: expected a whole number, got "${opts.limit}"`, { exitCode: ExitCode.usage });
-        const { client, store } = openStore(opts.stateTable ?? defaultTable());
+        const limit = intFlag("--limit", opts.limit, { min: 0, max: 1_000_000 });
+        const tableName = stateTableFlag(opts.stateTable);
+        const { client, store } = openStore(tableName);
         try {
           const record = await store.getExport(id).catch((cause) => {
             if ((cause as Error).cause instanceof Error && ((cause as Error).cause as Error).name === "ResourceNotFoundException") {
-              throw new UserError(`state table ${opts.stateTable ?? defaultTable()} does not exist (plan an export first)`);
+              throw new UserError(`state table ${tableName} does not exist (plan an export first)`);
             }
             throw cause;
           });
@@ -128,13 +121,7 @@ async function allPartitions(store: DynamoJobStore, id: string, state?: Partitio
   }
 }
 
-function report(
-  record: ExportRecord,
-  created: boolean,
-  plan: Awaited<ReturnType<typeof planExport>> | null,
-  json?: boolean,
-  planDiffers = false,
-): void {
+function report(record: ExportRecord, created: boolean, plan: ExportPlan | null, json?: boolean, planDiffers = false): void {
   if (json) {
     const figures = plan && { rows: plan.rows, step: plan.step, dives: plan.dives, elapsedMs: plan.elapsedMs };
     printJson({

@@ -1,15 +1,16 @@
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
+import type { ExportSpec } from "../../config/export-spec.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import type { ExportRecord } from "../../config/records.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { durationFlag, exportIdFlag, intFlag, stateTableFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
-import { ensureStateTable } from "../../lib/dynamo/table.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import type { ExportProgress } from "../../lib/jobs/job-store.ts";
@@ -18,13 +19,14 @@ import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { type FinalizeResult, finalizeExport, readManifest } from "../finalize/finalize.ts";
 import { type LocalFleetResult, runLocalFleet } from "../local/local-fleet.ts";
-import { exportIdFor, planExport, toNewExport } from "../planner/plan.ts";
+import { exportIdFor } from "../planner/plan.ts";
 import { MysqlSplitFinder } from "../planner/split-points.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
 import { addVerifyConnectionOptions, type VerifyConnectionFlags, verifySource } from "../verify/connection.ts";
+import { addVerifyModeOptions, type VerifyModeFlags, verifyOptions, verifyReportText } from "../verify/report-text.ts";
 import { verifyExport } from "../verify/verify.ts";
+import { checkBucket, commitExport, createBucket, prepareExport } from "./prepare.ts";
 
-const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function openStore(tableName: string) {
@@ -32,32 +34,23 @@ function openStore(tableName: string) {
   return { client, store: new DynamoJobStore({ client, tableName, clock: systemClock }) };
 }
 
-async function ensureBucket(s3: S3Client, bucket: string, create: boolean): Promise<void> {
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-  } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status !== 404) throw new Error(`checking bucket ${bucket}`, { cause: err });
-    if (!create)
-      throw new UserError(`destination bucket ${bucket} does not exist; create it or pass --create-bucket`, { exitCode: ExitCode.usage });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  }
-}
-
-/** Plans the export unless a plan with the same id exists (re-running resumes it). */
-async function planOrReuse(store: DynamoJobStore, specFile: string, id?: string): Promise<ExportRecord> {
-  const spec = await loadConfigFile(specFile, "Export");
-  const exportId = id ?? exportIdFor(spec);
-  const existing = await store.getExport(exportId);
-  if (existing && existing.state !== "PLANNING") return existing;
-  const conn = await openSource(spec.source);
-  try {
-    const plan = await planExport(spec, { conn, clock: systemClock });
-    log(`planned ${exportId}: ${plan.partitions.length} partitions, ${plan.rows.toLocaleString("en-US")} rows (${plan.elapsedMs} ms)`);
-    return (await store.createExport(toNewExport(exportId, spec, plan))).export;
-  } finally {
-    await conn.end().catch(() => {});
-  }
+/** Plans the export unless one with the same id exists (re-running resumes it); every check comes before any write. */
+async function planOrReuse(o: {
+  client: DynamoDBClient;
+  store: DynamoJobStore;
+  s3: S3Client;
+  tableName: string;
+  spec: ExportSpec;
+  exportId: string;
+  createBucket: boolean;
+}): Promise<ExportRecord> {
+  const mustCreate = await checkBucket(o.s3, o.spec.destination.bucket, o.createBucket);
+  const prepared = await prepareExport(o);
+  if (mustCreate) await createBucket(o.s3, o.spec.destination.bucket);
+  if ("existing" in prepared) return prepared.existing;
+  const { plan } = prepared;
+  log(`planned ${o.exportId}: ${plan.partitions.length} partitions, ${plan.rows.toLocaleString("en-US")} rows (${plan.elapsedMs} ms)`);
+  return (await commitExport({ ...o, plan })).export;
 }
 
 function progressBar(total: number) {
@@ -166,19 +159,18 @@ export function registerExportRunCommands(program: Command): void {
             throw new UserError("only --local is available from the CLI; fleets are run by `spotferry controller run`", {
               exitCode: ExitCode.usage,
             });
-          const workers = Number(opts.workers);
-          if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-            throw new UserError(`--workers: expected 1-64, got "${opts.workers}"`, { exitCode: ExitCode.usage });
-          const tableName = opts.stateTable ?? defaultTable();
+          // Every input is read and checked before anything is created: a refusal leaves no table, bucket or item.
+          const workers = intFlag("--workers", opts.workers, { min: 1, max: 64 });
+          const leaseSeconds = durationFlag("--lease", opts.lease, { min: 1, max: 86_400 });
+          const tableName = stateTableFlag(opts.stateTable);
+          const spec = await loadConfigFile(opts.config, "Export");
+          const exportId = opts.id === undefined ? exportIdFor(spec) : exportIdFlag("--id", opts.id);
+          // A secret that is missing, denied or malformed is refused here in one line, before any bucket or agent.
+          await resolveSourceLogin(spec.source);
           const { client, store } = openStore(tableName);
           const s3 = s3Client();
           try {
-            await ensureStateTable(client, tableName);
-            const spec = await loadConfigFile(opts.config, "Export");
-            // A secret that is missing, denied or malformed is refused here in one line, before any bucket or agent.
-            await resolveSourceLogin(spec.source);
-            await ensureBucket(s3, spec.destination.bucket, !!opts.createBucket);
-            const record = await planOrReuse(store, opts.config, opts.id);
+            const record = await planOrReuse({ client, store, s3, tableName, spec, exportId, createBucket: !!opts.createBucket });
             if (record.state === "SUCCEEDED") {
               log(`export ${record.exportId} already succeeded: s3://${spec.destination.bucket}/${record.manifestKey}`);
               if (opts.json) printJson({ exportId: record.exportId, state: record.state, manifestKey: record.manifestKey });
@@ -193,7 +185,7 @@ export function registerExportRunCommands(program: Command): void {
               record,
               tableName,
               workers,
-              leaseSeconds: Number(opts.lease),
+              leaseSeconds,
               onProgress: (p, n) => bar.update(p, n),
             }).finally(() => bar.stop());
             const seconds = (Date.now() - t0) / 1000;
@@ -225,22 +217,23 @@ export function registerExportRunCommands(program: Command): void {
   const verify = exp
     .command("verify")
     .description(
-      "prove exactly-once: compare every partition's objects in S3 with the source range (count and key checksum); " +
-        "the connection comes from --config or the flags, never from the manifest",
+      "prove the output: compare every partition's objects in S3 with the source range (count and a checksum of every " +
+        "column of every row); the connection comes from --config or the flags, never from the manifest",
     )
     .argument("<id>", "export id")
     .option("--state-table <name>", "DynamoDB state table, used only to find the manifest")
     .option("--json", "print the report as JSON");
+  addVerifyModeOptions(verify);
   addVerifyConnectionOptions(verify).action((id: string, opts: VerifyFlags) => runCommand(() => exportVerify(id, opts)));
 }
 
-interface VerifyFlags extends VerifyConnectionFlags {
+interface VerifyFlags extends VerifyConnectionFlags, VerifyModeFlags {
   stateTable?: string;
   json?: boolean;
 }
 
 async function exportVerify(id: string, opts: VerifyFlags): Promise<number> {
-  const { client, store } = openStore(opts.stateTable ?? defaultTable());
+  const { client, store } = openStore(stateTableFlag(opts.stateTable));
   const s3 = s3Client();
   try {
     const record = await store.getExport(id);
@@ -250,15 +243,9 @@ async function exportVerify(id: string, opts: VerifyFlags): Promise<number> {
     const manifest = await readManifest(s3, record.spec.destination.bucket, record.manifestKey);
     const conn = await openSource(await verifySource(opts, manifest.spec.source));
     try {
-      const report = await verifyExport({ s3, conn }, manifest);
+      const report = await verifyExport({ s3, conn }, manifest, verifyOptions(opts));
       if (opts.json) printJson(report);
-      else {
-        for (const m of report.mismatched) process.stdout.write(`partition ${m.partition}: ${m.problems.join("; ")}\n`);
-        process.stdout.write(
-          `verify ${id}: ${report.partitions} partitions, ${report.rows.toLocaleString("en-US")} rows in S3; ` +
-            `${report.missing} missing, ${report.duplicated} duplicated, ${report.mismatched.length} partitions with problems\n`,
-        );
-      }
+      else process.stdout.write(verifyReportText(id, report));
       return report.mismatched.length === 0 ? ExitCode.ok : ExitCode.checkFailed;
     } finally {
       await conn.end();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { ExportState } from "../../config/records.ts";
+import { durationFlag, intFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { findNode } from "../oncall/reads.ts";
@@ -23,9 +24,7 @@ export function statusJson(s: StatusSnapshot) {
 }
 
 async function watchLoop(flags: StatusFlags, options: StatusOptions): Promise<never> {
-  const seconds = Number(flags.interval ?? "5");
-  if (!Number.isFinite(seconds) || seconds < 1)
-    throw new UserError(`--interval: expected seconds >= 1, got "${flags.interval}"`, { exitCode: ExitCode.usage });
+  const seconds = durationFlag("--interval", flags.interval ?? "5", { min: 1, max: 3600 });
   const out = process.stdout;
   let stop = false;
   process.once("SIGINT", () => {
@@ -84,9 +83,7 @@ export function registerOncallCommands(program: Command): void {
         if (state && !EXPORT_STATES.includes(state)) {
           throw new UserError(`--state: expected one of ${EXPORT_STATES.join("|")}, got "${flags.state}"`, { exitCode: ExitCode.usage });
         }
-        const limit = Number(flags.limit);
-        if (!Number.isInteger(limit) || limit < 1)
-          throw new UserError(`--limit: expected a whole number, got "${flags.limit}"`, { exitCode: ExitCode.usage });
+        const limit = intFlag("--limit", flags.limit, { min: 1, max: 100_000 });
         await withStores(flags, async (d) => {
           const listed = await d.jobs.listExports({ limit, state });
           const { snapshot } = await readStatus(d, { exportIds: listed.map((e) => e.exportId) });

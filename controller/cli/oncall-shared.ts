@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { durationFlag, intFlag, positiveFlag, stateTableFlag } from "../../lib/cli/flags.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { checkLayout } from "../../lib/dynamo/layout.ts";
@@ -17,7 +18,7 @@ export interface CommonFlags {
   json?: boolean;
 }
 
-export const tableOf = (flags: CommonFlags) => flags.stateTable ?? process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
+export const tableOf = (flags: CommonFlags) => stateTableFlag(flags.stateTable);
 
 export function withCommon(cmd: Command): Command {
   return cmd
@@ -36,15 +37,12 @@ export function withThresholds(cmd: Command): Command {
 }
 
 export function thresholds(flags: { stallMinutes?: string; heartbeatTimeout?: string }): StatusOptions {
-  const positive = (v: string | undefined, name: string) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UserError(`${name}: expected a positive number, got "${v}"`, { exitCode: ExitCode.usage });
-    return n;
-  };
   return {
-    stallMinutes: positive(flags.stallMinutes, "--stall-minutes"),
-    heartbeatTimeoutSec: positive(flags.heartbeatTimeout, "--heartbeat-timeout"),
+    stallMinutes: flags.stallMinutes === undefined ? undefined : positiveFlag("--stall-minutes", flags.stallMinutes, 7 * 24 * 60),
+    heartbeatTimeoutSec:
+      flags.heartbeatTimeout === undefined
+        ? undefined
+        : durationFlag("--heartbeat-timeout", flags.heartbeatTimeout, { min: 1, max: 86_400 }),
   };
 }
 
@@ -111,8 +109,5 @@ export async function confirm(what: string, flags: { yes?: boolean }): Promise<v
 }
 
 export function parsePartition(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0)
-    throw new UserError(`partition: expected a partition number, got "${text}"`, { exitCode: ExitCode.usage });
-  return n;
+  return intFlag("partition", text, { min: 0, max: 999_999 });
 }

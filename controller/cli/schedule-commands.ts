@@ -1,23 +1,25 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
+import { durationFlag, intFlag, stateTableFlag } from "../../lib/cli/flags.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { ensureStateTable } from "../../lib/dynamo/table.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
-import { openSource } from "../../lib/mysql/connect.ts";
+import { openSource, resolveSourceLogin } from "../../lib/mysql/connect.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 import type { RunRecord } from "../store/schedule-store.ts";
 import { addVerifyConnectionOptions, type VerifyConnectionFlags, verifySource } from "../verify/connection.ts";
+import { addVerifyModeOptions, keyLines, type VerifyModeFlags, verifyOptions } from "../verify/report-text.ts";
 import { verifySchedule } from "../verify/schedule-verify.ts";
+import { checkBucket, createBucket } from "./prepare.ts";
 
 /**
  * `spotferry schedule run --config FILE [--once] [--local --workers N]`: incremental runs of an export spec with an
@@ -25,7 +27,6 @@ import { verifySchedule } from "../verify/schedule-verify.ts";
  * lists the runs with their watermark range, rows, drift and quality results; `schedule verify NAME` proves the
  * output (newest version per key over the committed runs) equals the source up to the watermark.
  */
-const defaultTable = () => process.env.SPOTFERRY_STATE_TABLE ?? "spotferry";
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
 function stores(tableName: string) {
@@ -73,18 +74,20 @@ function registerScheduleRun(sched: Command): void {
 }
 
 async function scheduleRun(opts: RunFlags): Promise<number> {
+  // Every input is read and checked before anything is created: a refusal leaves no table or bucket behind.
+  const workers = intFlag("--workers", opts.workers, { min: 1, max: 64 });
+  const leaseSeconds = durationFlag("--lease", opts.lease, { min: 1, max: 86_400 });
+  const tableName = stateTableFlag(opts.stateTable);
   const spec = await loadConfigFile(opts.config, "Export");
   if (!spec.incremental)
     throw new UserError(`${opts.config}: no incremental block; see config/incremental-spec.ts`, { exitCode: ExitCode.usage });
-  const workers = Number(opts.workers);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-    throw new UserError(`--workers: expected 1-64, got "${opts.workers}"`, { exitCode: ExitCode.usage });
-  const tableName = opts.stateTable ?? defaultTable();
+  await resolveSourceLogin(spec.source);
   const { client, jobs, schedules } = stores(tableName);
   const s3 = s3Client();
   try {
+    const mustCreate = await checkBucket(s3, spec.destination.bucket, !!opts.createBucket);
     await ensureStateTable(client, tableName);
-    await ensureBucket(s3, spec.destination.bucket, opts.createBucket);
+    if (mustCreate) await createBucket(s3, spec.destination.bucket);
     const deps: SchedulerDeps = {
       jobs,
       schedules,
@@ -92,7 +95,7 @@ async function scheduleRun(opts: RunFlags): Promise<number> {
       clock: systemClock,
       owner: `${hostname()}-${process.pid}`,
       log,
-      ...(opts.local ? { local: localAgents({ workers, tableName, leaseSeconds: Number(opts.lease) }) } : {}),
+      ...(opts.local ? { local: localAgents({ workers, tableName, leaseSeconds }) } : {}),
     };
     const report = (r: TickResult) => {
       if (opts.json) printJson(r);
@@ -114,19 +117,6 @@ async function scheduleRun(opts: RunFlags): Promise<number> {
   }
 }
 
-async function ensureBucket(s3: S3Client, bucket: string, create: boolean | undefined): Promise<void> {
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-  } catch (err) {
-    if (!create)
-      throw new UserError(`destination bucket ${bucket} is not reachable; create it or pass --create-bucket`, {
-        cause: err,
-        exitCode: ExitCode.usage,
-      });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  }
-}
-
 function localAgents(o: { workers: number; tableName: string; leaseSeconds: number }): NonNullable<SchedulerDeps["local"]> {
   return {
     workers: o.workers,
@@ -137,7 +127,7 @@ function localAgents(o: { workers: number; tableName: string; leaseSeconds: numb
   };
 }
 
-interface VerifyFlags extends VerifyConnectionFlags {
+interface VerifyFlags extends VerifyConnectionFlags, VerifyModeFlags {
   stateTable?: string;
   json?: boolean;
 }
@@ -147,27 +137,31 @@ function registerScheduleVerify(sched: Command): void {
     .command("verify")
     .description(
       "prove the output equals the source: newest version per key over every committed run vs the source up to the watermark " +
-        "(count and checksum of key + version); rows deleted in the source are out of scope (never captured); exit 0, or 4 with mismatches",
+        "(count and checksum of every column of every row; the differing keys by hash buckets); rows deleted in the source are " +
+        "out of scope (never captured); exit 0, or 4 with mismatches",
     )
     .argument("<name>", "schedule (export spec) name")
     .option("--state-table <name>", "DynamoDB state table (finds the runs and their manifests)")
     .option("--json", "print the report as JSON");
+  addVerifyModeOptions(verify);
   // The connection comes from --config or the flags, never from the manifests in the bucket.
   addVerifyConnectionOptions(verify).action((name: string, opts: VerifyFlags) => runCommand(() => scheduleVerify(name, opts)));
 }
 
 async function scheduleVerify(name: string, opts: VerifyFlags): Promise<number> {
-  const { client, jobs, schedules } = stores(opts.stateTable ?? defaultTable());
+  const { client, jobs, schedules } = stores(stateTableFlag(opts.stateTable));
   const s3 = s3Client();
   try {
     if (!(await schedules.getSchedule(name))) throw new UserError(`schedule ${name} not found`);
     const report = await verifySchedule(
       { s3, schedules, jobs, connect: async (source) => openSource(await verifySource(opts, source)) },
       name,
+      { ...verifyOptions(opts), rows: verifyOptions(opts).rows ?? 20 },
     );
     if (opts.json) printJson(report);
     else {
       for (const p of report.problems) process.stdout.write(`${p}\n`);
+      process.stdout.write(keyLines("", report.keys));
       process.stdout.write(
         `verify schedule ${name}: ${report.runs} committed runs up to ${report.watermark ?? "-"}, ${report.objects} objects, ` +
           `${report.versionsRead.toLocaleString("en-US")} row versions read; newest per key: ${report.s3.rows.toLocaleString("en-US")} rows ` +
@@ -201,11 +195,12 @@ function registerScheduleStatus(sched: Command): void {
 }
 
 async function scheduleStatus(opts: StatusFlags): Promise<number> {
-  const { client, schedules } = stores(opts.stateTable ?? defaultTable());
+  const limit = intFlag("--limit", opts.limit, { min: 1, max: 100_000 });
+  const { client, schedules } = stores(stateTableFlag(opts.stateTable));
   try {
     const s = await schedules.getSchedule(opts.name);
     if (!s) throw new UserError(`schedule ${opts.name} not found`, { exitCode: ExitCode.usage });
-    const runs = await schedules.listRuns(opts.name, { limit: Number(opts.limit) });
+    const runs = await schedules.listRuns(opts.name, { limit });
     if (opts.json) {
       printJson({ schedule: s, runs });
       return ExitCode.ok;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { intFlag } from "../../lib/cli/flags.ts";
 import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { parseListen, startStatusServer } from "../http/server.ts";
@@ -20,9 +21,7 @@ export function registerServeCommands(program: Command): void {
           } catch (err) {
             throw new UserError((err as Error).message, { exitCode: ExitCode.usage });
           }
-          const refreshSec = Number(flags.refresh);
-          if (!Number.isInteger(refreshSec) || refreshSec < 1)
-            throw new UserError(`--refresh: expected whole seconds, got "${flags.refresh}"`, { exitCode: ExitCode.usage });
+          const refreshSec = intFlag("--refresh", flags.refresh, { min: 1, max: 86_400 });
           await withStores(flags, async (deps) => {
             const page = await startStatusServer(deps, {
               ...listen,

@@ -12,7 +12,14 @@ import type { ExportRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { ColumnSpec } from "../../lib/output/encode/index.ts";
-import { MANIFEST_FORMAT, type Manifest, type ManifestPartition, manifestKey, successKey } from "../../lib/output/manifest.ts";
+import {
+  CONSISTENCY_NOTE,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestPartition,
+  manifestKey,
+  successKey,
+} from "../../lib/output/manifest.ts";
 import { exportPrefix } from "../../lib/output/sink.ts";
 
 /**
@@ -170,6 +177,7 @@ async function buildManifest(deps: FinalizeDeps, record: ExportRecord, prefix: s
     lowKey: record.lowKey,
     highWatermark: record.highWatermark,
     schema: await deps.schema(),
+    consistency: { snapshot: "per-chunk", sourcePosition: record.sourcePosition ?? null, handoff: CONSISTENCY_NOTE },
     totals: { partitions: partitions.length, chunks: sum((p) => p.chunks.length), rows: sum((p) => p.rows), bytes: sum((p) => p.bytes) },
     partitions,
   };

@@ -12,6 +12,7 @@ import type { SplitFinder } from "../planner/split-points.ts";
 import { staticTemplateSource } from "../reconcilers/context.ts";
 import type { FleetStore } from "../store/fleet-store.ts";
 import { localPoolName, localPoolSpec, scopedFleet, scopedJobs, type TakenBack } from "./local-views.ts";
+import { StartFailures } from "./start-failures.ts";
 
 /**
  * A local run: this machine plays the fleet. The controller's own reconcilers run over the real stores (scoped to
@@ -95,6 +96,9 @@ function localReconcilers(finalizing: boolean): NamedReconciler[] {
     });
 }
 
+/** Agents that failed to start in a row (with no progress between) before the run stops: two rounds of workers. */
+const startFailureLimit = (workers: number) => Math.max(3, 2 * workers);
+
 /** After this many failed finalize attempts the run gives up (the fleet would retry for ever; a terminal should not). */
 const FINALIZE_ATTEMPTS = 3;
 
@@ -145,11 +149,13 @@ export async function runLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet
   });
   log(`local run of export ${opts.exportId}: pool ${pool} (claims from ${opts.claimPool}), up to ${opts.workers} agents`);
   let outcome: Outcome = { done: false, state: null, progress: await opts.jobs.progress(opts.exportId) };
+  const startFailures = new StartFailures({ logDir: opts.logDir, idPrefix: provider.idPrefix, limit: startFailureLimit(opts.workers) });
   try {
     for (;;) {
       const { nextAt } = await controller.step();
       outcome = await observe(opts, { finalizing: finalize !== undefined, finalizeErrors });
       opts.onProgress?.(outcome.progress, provider.stats.running);
+      if (!outcome.done && !outcome.reason) outcome.reason = (await startFailures.check(provider.stats, markOf(outcome))) ?? undefined;
       if (outcome.done || outcome.reason) break;
       if (opts.signal?.aborted) {
         outcome.reason = "interrupted";
@@ -171,6 +177,12 @@ export async function runLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet
 }
 
 type Outcome = { done: boolean; state: ExportRecord["state"] | null; progress: ExportProgress; reason?: string };
+
+/** Changes whenever the export gets anywhere: a chunk committed, a partition done, failed for good or split off. */
+const markOf = (o: Outcome) => {
+  const { total, byState } = o.progress;
+  return `${total.chunks}/${total.partitions}/${byState.DONE.partitions}/${byState.QUARANTINED.partitions}`;
+};
 
 /** Where the export stands, and why the run should stop if it should. */
 async function observe(opts: LocalFleetOptions, o: { finalizing: boolean; finalizeErrors: string[] }): Promise<Outcome> {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Connection } from "mysql2/promise";
 import type { ExportSpec, SourceTls } from "../../config/export-spec.ts";
-import type { KeyColumn, SourceKey } from "../../config/records.ts";
+import type { KeyColumn, SourceKey, SourcePosition } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { NewExport, PlannedPartition } from "../../lib/jobs/job-store.ts";
 import { column, describeTable, filterSql } from "../../lib/mysql/schema.ts";
@@ -9,6 +9,7 @@ import { recordedTls } from "../../lib/mysql/tls.ts";
 import { walkBoundaries } from "./boundaries.ts";
 import { chooseKey } from "./key-discovery.ts";
 import { singlePartitionScope } from "./small-scope.ts";
+import { readSourcePosition } from "./source-position.ts";
 
 export interface ExportPlan {
   keyColumns: KeyColumn[];
@@ -24,6 +25,8 @@ export interface ExportPlan {
   elapsedMs: number;
   /** source.tls as the record carries it to the nodes: the CA cut to the certificates of the server's chain. */
   sourceTls?: SourceTls;
+  /** The source's binary log position and clock when planning began (before any row was read). */
+  sourcePosition: SourcePosition;
 }
 
 export interface PlannerDeps {
@@ -41,6 +44,8 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
   const started = deps.clock.now();
   const { database, table } = spec.source;
   const what = `planning ${database}.${table}`;
+  // First, before any row is read: every chunk then reads at or after this position (the hand-off rule).
+  const sourcePosition = await readSourcePosition(deps.conn, deps.clock);
   const info = await describeTable(deps.conn, database, table).catch((cause) => {
     throw cause instanceof Error && cause.name === "UserError" ? cause : new Error(`${what}: reading information_schema`, { cause });
   });
@@ -80,6 +85,7 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
     dives: walk.dives,
     elapsedMs: deps.clock.now() - started,
     ...(spec.source.tls ? { sourceTls: recordedTls(spec.source.tls, deps.conn) } : {}),
+    sourcePosition,
   };
 }
 
@@ -101,5 +107,6 @@ export function toNewExport(exportId: string, spec: ExportSpec, plan: ExportPlan
     lowKey: plan.lowKey,
     highWatermark: plan.highWatermark,
     partitions: plan.partitions,
+    sourcePosition: plan.sourcePosition,
   };
 }

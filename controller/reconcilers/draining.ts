@@ -25,7 +25,7 @@ export async function draining(ctx: ReconcileContext): Promise<ReconcileResult> 
       const timedOut = now - isoMs(n.drainingAt) > pool.spec.drainTimeout * 1000;
       if (held.length && (down || timedOut)) {
         const why = down ? "instance stopped before releasing" : `drain timeout ${pool.spec.drainTimeout} s`;
-        await releaseLeasesOf(ctx, n.instanceId, held, `node ${n.instanceId} drained: ${why}`, false);
+        await releaseLeasesOf(ctx, n.instanceId, held, `node ${n.instanceId} drained: ${why}`, { interrupted: false, blameless: true });
         if (!down) await ctx.cloud.terminate([n.instanceId]);
         ctx.log(`node ${n.instanceId}: released ${held.length} partitions (${why})`);
         continue;

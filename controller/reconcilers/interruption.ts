@@ -75,7 +75,12 @@ export async function interruption(ctx: ReconcileContext): Promise<ReconcileResu
       if (n?.lifecycle !== "INTERRUPTED") continue;
 
       const held = work.byOwner.get(n.instanceId) ?? [];
-      const released = await releaseLeasesOf(ctx, n.instanceId, held, `node ${n.instanceId}: ${n.reason ?? "interrupted"}`, true);
+      // Reclaimed spot capacity is no fault of the partition; a dead or hung agent may be (a poisoned partition).
+      const blameless = reclaimed.includes(n);
+      const released = await releaseLeasesOf(ctx, n.instanceId, held, `node ${n.instanceId}: ${n.reason ?? "interrupted"}`, {
+        interrupted: true,
+        blameless,
+      });
       if (released) ctx.log(`released ${released} partitions of interrupted node ${n.instanceId} with their cursors`);
       const inst = view.instances.get(n.instanceId);
       if (!inst || inst.state === "terminated") {

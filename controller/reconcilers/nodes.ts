@@ -55,20 +55,22 @@ export function terminatedChange(ctx: ReconcileContext, reason: string): NodeCha
  * controller's act ("revoked"), not as a release by the node. If the node's agent is in fact alive, its next write
  * fails with LeaseLostError and it stops: it can never commit into a partition it lost. A lease that moved meanwhile
  * (the agent released it, or the reaper did) is already fine and is skipped. Returns how many were taken back.
+ * `blameless`: the node was taken away (spot reclaim, drain), so the leases do not count as failed attempts; a node
+ * that died or hung may have been killed by its partition, and a lease of it with no progress counts (JobStore.claim).
  */
 export async function releaseLeasesOf(
   ctx: ReconcileContext,
   nodeId: string,
   partitions: readonly PartitionRecord[],
   detail: string,
-  interrupted: boolean,
+  how: { interrupted: boolean; blameless: boolean },
 ): Promise<number> {
   let released = 0;
   for (const p of partitions) {
     if (p.state !== "LEASED" || p.owner !== nodeId) continue;
     try {
       const fence = { exportId: p.exportId, partition: p.partition, owner: nodeId, epoch: p.epoch };
-      if (await ctx.jobs.revoke(fence, { detail, by: ctx.owner, interrupted })) released++;
+      if (await ctx.jobs.revoke(fence, { detail, by: ctx.owner, ...how })) released++;
     } catch (err) {
       ctx.log(`taking back partition ${p.partition} of ${p.exportId} from ${nodeId}: ${describeError(err)}`);
     }

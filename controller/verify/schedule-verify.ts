@@ -1,33 +1,33 @@
-import { createHash } from "node:crypto";
-import { crc32 } from "node:zlib";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Connection } from "mysql2/promise";
-import type { KeyColumn } from "../../config/records.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
-import { queryText } from "../../lib/mysql/connect.ts";
-import { and, quoteIdent, selectExpr } from "../../lib/mysql/key-sql.ts";
-import { column, describeTable, filterSql, keyColumnOf, type TableInfo } from "../../lib/mysql/schema.ts";
+import type { ColumnSpec } from "../../lib/output/encode/index.ts";
 import type { Manifest } from "../../lib/output/manifest.ts";
-import { KEY_SEPARATOR, ObjectKeyReader } from "../../lib/output/object-keys.ts";
 import { readManifest } from "../finalize/finalize.ts";
 import type { RunRecord, ScheduleStore } from "../store/schedule-store.ts";
+import { diffKeys, type KeyDiff, sameFigure } from "./key-diff.ts";
+import { ObjectDigest, objectRelation, objectSide } from "./object-digest.ts";
+import { loadPending, type Scope, scopeOf } from "./schedule-scope.ts";
+import { sourceRelation, sourceSide, sourceTotal } from "./source-digest.ts";
 
 /**
  * `spotferry schedule verify NAME`: proves that a schedule's output, read the way its manifests tell readers to
  * (controller/schedule/run-manifest.ts: union of the committed runs, per dedupeKey the row of the highest seq), equals
- * the source table up to the committed watermark.
+ * the source table up to the committed watermark, column by column.
  *
- * S3 side: every committed run's manifest in run order, every object read back (SHA-256 checked; Parquet through
- * DuckDB, like `export verify`), keeping per key the version (the versionColumn's text) of the newest run. Source
- * side: the rows within the spec's filter whose watermark column is in (startAfter, watermark]. Both sides give a
- * row count and an order-independent checksum, the sum of CRC32 of "key US version" per row, so a missing row, a
- * duplicate, a stale version or a foreign key all show. Rows changed since the last committed run (watermark column
- * past the watermark) are waiting for the next run: they are left out on both sides and counted as `pending`.
+ * S3 side: every committed run's objects (SHA-256 checked), read by DuckDB into (run, key, row hash) and reduced to
+ * the newest run's hash per key, inside DuckDB (memory-limited, spilling to disk). Source side: the rows within the
+ * spec's filter whose watermark column is in (startAfter, watermark], hashed by the same canonical text
+ * (canonical.ts). Rows changed since the last committed run are waiting for the next one: they are left out on both
+ * sides and counted as `pending`. A difference names the keys (key-diff.ts: 256 hash buckets a level, descending only
+ * into the differing ones), so no side ever holds every key in this process. The compared columns are those of every
+ * committed run's schema (a column added later is not in the older runs' rows); `keysOnly` compares key and version.
  * Rows DELETED in the source are out of scope: neither mode captures deletes, so they stay in the output and show up
- * here as extra rows in S3.
+ * here as keys "not in the source".
  */
 export interface ScheduleVerifyReport {
   schedule: string;
+  mode: "content" | "keys";
   runs: number;
   watermark: string | null;
   objects: number;
@@ -37,7 +37,11 @@ export interface ScheduleVerifyReport {
   source: { rows: number; checksum: string };
   /** Keys changed in the source since the last committed run (left out of both sides). */
   pending: number;
+  /** The columns compared. */
+  columns: string[];
   problems: string[];
+  /** The differing keys (up to the limit asked for; by default 20). */
+  keys: KeyDiff[];
   ok: boolean;
 }
 
@@ -51,14 +55,26 @@ export interface ScheduleVerifyDeps {
   onRun?: (run: RunRecord, rows: number) => void;
 }
 
-const MAX_RUNS = 100_000;
+export interface ScheduleVerifyOptions {
+  keysOnly?: boolean;
+  /** Name up to this many differing keys (default 20). */
+  rows?: number;
+}
 
-export async function verifySchedule(deps: ScheduleVerifyDeps, name: string): Promise<ScheduleVerifyReport> {
+const MAX_RUNS = 100_000;
+const MAX_PROBLEMS = 50;
+
+export async function verifySchedule(
+  deps: ScheduleVerifyDeps,
+  name: string,
+  opts: ScheduleVerifyOptions = {},
+): Promise<ScheduleVerifyReport> {
   const schedule = await deps.schedules.getSchedule(name);
   if (!schedule) throw new Error(`schedule ${name} not found`);
   const runs = (await deps.schedules.listRuns(name, { limit: MAX_RUNS })).filter((r) => r.state === "COMMITTED").reverse();
   const report: ScheduleVerifyReport = {
     schedule: name,
+    mode: opts.keysOnly ? "keys" : "content",
     runs: runs.length,
     watermark: schedule.watermark,
     objects: 0,
@@ -66,7 +82,9 @@ export async function verifySchedule(deps: ScheduleVerifyDeps, name: string): Pr
     s3: { rows: 0, checksum: "0" },
     source: { rows: 0, checksum: "0" },
     pending: 0,
+    columns: [],
     problems: [],
+    keys: [],
     ok: false,
   };
   const newest = runs.at(-1);
@@ -84,33 +102,29 @@ export async function verifySchedule(deps: ScheduleVerifyDeps, name: string): Pr
   }
   const last = manifests.at(-1) as Manifest;
   const conn = await deps.connect(last.spec.source);
+  const digest = new ObjectDigest();
   try {
-    const info = await describeTable(conn, last.spec.source.database, last.spec.source.table);
-    const scope = scopeOf(info, last, runs[0]?.lo ?? null, schedule.watermark);
-    const latest = await readOutput(deps, manifests, runs, scope, report);
-    // Keys whose source row moved past the watermark: their newer version is for the next run.
-    for (const [k] of await queryText(conn, {
-      sql: `SELECT ${scope.keyText} FROM ${scope.table} WHERE ${scope.pending.sql}`,
-      params: scope.pending.params,
-    })) {
-      report.pending++;
-      latest.delete(k as string);
-    }
-    let sum = 0n;
-    for (const [k, v] of latest) sum += BigInt(crc32(Buffer.from(v === null ? k : `${k}${KEY_SEPARATOR}${v}`, "utf8")));
-    report.s3 = { rows: latest.size, checksum: sum.toString() };
-    const rowText = scope.versionText ? `CONCAT_WS(CHAR(31), ${scope.keyText}, ${scope.versionText})` : scope.keyText;
-    const [[n, s]] = (await queryText(conn, {
-      sql: `SELECT COUNT(*), COALESCE(SUM(CRC32(${rowText})), 0) FROM ${scope.table} WHERE ${scope.inScope.sql}`,
-      params: scope.inScope.params,
-    })) as [[string, string]];
-    report.source = { rows: Number(n), checksum: String(s) };
+    const scope = await scopeOf(conn, last, runs[0]?.lo ?? null, schedule.watermark);
+    const columns = comparedColumns(manifests, scope, opts.keysOnly === true);
+    report.columns = columns.map((c) => c.name);
+    await readOutput({ deps, digest, manifests, runs, scope, columns, report });
+    report.pending = await loadPending(conn, digest, scope);
+    const output = `SELECT k, h FROM latest l WHERE NOT EXISTS (SELECT 1 FROM pending p WHERE p.k = l.k)`;
+    const [[n, s]] = (await digest.query(`SELECT count(*), COALESCE(sum(h), 0) FROM (${output})`)) as [[bigint, bigint]];
+    const s3 = { rows: Number(n), sum: BigInt(String(s)) };
+    const rel = await sourceRelation({ conn, info: scope.info, spec: last.spec, columns, keyNames: scope.keyNames, where: scope.inScope });
+    const source = await sourceTotal(rel);
+    report.s3 = { rows: s3.rows, checksum: s3.sum.toString() };
+    report.source = { rows: source.rows, checksum: source.sum.toString() };
+    if (s3.rows !== source.rows)
+      report.problems.push(`${source.rows} rows in the source, ${s3.rows} in the output (newest version per key)`);
+    else if (!sameFigure(s3, source)) report.problems.push("same row count but different keys or content (checksum mismatch)");
+    if (!sameFigure(s3, source))
+      report.keys = await diffKeys(sourceSide(rel), objectSide(digest, output), { source, output: s3 }, { limit: opts.rows ?? 20 });
   } finally {
+    digest.close();
     await conn.end().catch(() => {});
   }
-  const { s3, source } = report;
-  if (s3.rows !== source.rows) report.problems.push(`${source.rows} rows in the source, ${s3.rows} in the output (newest version per key)`);
-  else if (s3.checksum !== source.checksum) report.problems.push("same row count but different keys or versions (checksum mismatch)");
   report.ok = report.problems.length === 0;
   return report;
 }
@@ -122,104 +136,72 @@ async function bucketOf(deps: ScheduleVerifyDeps, r: RunRecord): Promise<string>
   return record.spec.destination.bucket;
 }
 
-const MAX_PROBLEMS = 50;
 function problem(report: ScheduleVerifyReport, text: string): void {
   if (report.problems.length < MAX_PROBLEMS) report.problems.push(text);
   else if (report.problems.length === MAX_PROBLEMS) report.problems.push("... more problems not listed");
 }
 
-interface Scope {
-  table: string;
-  keyColumns: KeyColumn[];
-  version: KeyColumn | null;
-  keyText: string;
-  versionText: string | null;
-  /** Rows the output should hold: the spec's filter and (startAfter, watermark] on the watermark column. */
-  inScope: { sql: string; params: (string | number | boolean | null)[] };
-  /** Rows changed since the last committed run. */
-  pending: { sql: string; params: (string | number | boolean | null)[] };
+/** Columns every committed run wrote with the same type (the newest run's spec of each), key columns first. */
+function comparedColumns(manifests: Manifest[], scope: Scope, keysOnly: boolean): ColumnSpec[] {
+  const last = (manifests.at(-1) as Manifest).schema;
+  const same = (a: ColumnSpec, b: ColumnSpec) => a.kind === b.kind && a.scale === b.scale && a.fsp === b.fsp;
+  const wanted = keysOnly ? [...scope.keyNames, ...(scope.versionName ? [scope.versionName] : [])] : last.map((c) => c.name);
+  return wanted.flatMap((n) => {
+    const c = last.find((x) => x.name === n);
+    if (!c) throw new Error(`the newest run's schema has no column ${n}`);
+    return manifests.every((m) => m.schema.some((x) => x.name === n && same(x, c))) ? [c] : [];
+  });
 }
 
-function scopeOf(info: TableInfo, m: Manifest, startAfter: string | null, watermark: string): Scope {
-  const run = (m.run ?? {}) as { dedupeKey?: string[]; versionColumn?: string | null; watermarkColumn?: string };
-  const inc = m.spec.incremental;
-  if (!inc || !run.dedupeKey) throw new Error(`${m.exportId}'s manifest has no run section: not a schedule's run`);
-  const asKey = (name: string, where: string) => {
-    const k = keyColumnOf(column(info, name, where));
-    if (typeof k === "string") throw new Error(`${where}: ${k}`);
-    return k;
-  };
-  const keyColumns = run.dedupeKey.map((c, i) => asKey(c, `dedupeKey[${i}]`));
-  const version = run.versionColumn ? asKey(run.versionColumn, "versionColumn") : null;
-  const wm = asKey(inc.column, "incremental.column");
-  const text = (c: KeyColumn) => (c.type === "binary" ? selectExpr(c) : `CAST(${quoteIdent(c.name)} AS CHAR)`);
-  const keyParts = keyColumns.map(text);
-  // The run's filter is the spec's filter plus the run's range (rangeFilter appends one or two predicates).
-  const filter = m.spec.source.filter ?? [];
-  const ranged = (m.run as { watermark?: { after: string | null } }).watermark?.after === null ? 1 : 2;
-  const user = filterSql(info, filter.slice(0, Math.max(0, filter.length - ranged)));
-  const range = filterSql(info, [
-    ...(startAfter === null ? [] : [{ column: wm.name, op: ">" as const, value: startAfter }]),
-    { column: wm.name, op: "<=" as const, value: watermark },
-  ]);
-  const after = filterSql(info, [{ column: wm.name, op: ">" as const, value: watermark }]);
-  return {
-    table: `${quoteIdent(info.database)}.${quoteIdent(info.table)}`,
-    keyColumns,
-    version,
-    keyText: keyParts.length === 1 ? (keyParts[0] as string) : `CONCAT_WS(CHAR(31), ${keyParts.join(", ")})`,
-    versionText: version ? text(version) : null,
-    inScope: and(user, range),
-    pending: and(user, after),
-  };
+interface ReadInput {
+  deps: ScheduleVerifyDeps;
+  digest: ObjectDigest;
+  manifests: Manifest[];
+  runs: RunRecord[];
+  scope: Scope;
+  columns: ColumnSpec[];
+  report: ScheduleVerifyReport;
 }
 
-/** The output as readers see it: per key, the version of the newest committed run (null without a version column). */
-async function readOutput(
-  deps: ScheduleVerifyDeps,
-  manifests: Manifest[],
-  runs: RunRecord[],
-  scope: Scope,
-  report: ScheduleVerifyReport,
-): Promise<Map<string, string | null>> {
-  const latest = new Map<string, string | null>();
-  const reader = new ObjectKeyReader(scope.keyColumns, scope.version ? [scope.version] : []);
-  try {
-    for (const [i, m] of manifests.entries()) {
-      const run = runs[i] as RunRecord;
-      const seen = new Set<string>();
-      let rows = 0;
-      const names = m.schema.map((c) => c.name);
-      for (const p of m.partitions) {
-        for (const c of p.chunks) {
-          let body: Buffer;
-          try {
-            const res = await deps.s3.send(new GetObjectCommand({ Bucket: m.bucket, Key: c.key }));
-            body = Buffer.from(await res.Body!.transformToByteArray());
-          } catch (cause) {
-            problem(report, `run ${run.seq}: object ${c.key} cannot be read: ${(cause as Error).name}`);
-            continue;
-          }
-          report.objects++;
-          if (createHash("sha256").update(body).digest("hex") !== c.sha256)
-            problem(report, `run ${run.seq}: object ${c.key} does not match its SHA-256`);
-          const got = await reader.rows(m.spec.destination.format, body, names);
-          if (got.length !== c.rows)
-            problem(report, `run ${run.seq}: object ${c.key} holds ${got.length} rows, the manifest says ${c.rows}`);
-          for (const [k, v] of got) {
-            if (seen.has(k as string)) problem(report, `run ${run.seq}: key ${k} appears twice within the run`);
-            seen.add(k as string);
-            latest.set(k as string, v ?? null);
-          }
-          rows += got.length;
+/** Every run's rows into DuckDB as (seq, key, hash), then `latest`: per key the hash of the highest seq. */
+async function readOutput(o: ReadInput): Promise<void> {
+  const { digest, report } = o;
+  await digest.query("CREATE TABLE versions (seq BIGINT, k VARCHAR, h UBIGINT)");
+  for (const [i, m] of o.manifests.entries()) {
+    const run = o.runs[i] as RunRecord;
+    let rows = 0;
+    for (const p of m.partitions) {
+      const fetched = await digest.fetch(o.deps.s3, m.bucket, p.chunks, m.spec.destination.format);
+      try {
+        for (const text of fetched.problems) problem(report, `run ${run.seq}: ${text}`);
+        report.objects += fetched.files.length;
+        if (fetched.files.length === 0) continue;
+        const rel = objectRelation({
+          format: m.spec.destination.format,
+          paths: fetched.files.map((f) => f.path),
+          schema: m.schema,
+          columns: o.columns,
+          keyNames: o.scope.keyNames,
+        });
+        await digest.query(`CREATE OR REPLACE TEMP TABLE part AS ${rel}`);
+        const counts = new Map((await digest.query("SELECT f, count(*) FROM part GROUP BY f")).map(([f, n]) => [String(f), Number(n)]));
+        for (const f of fetched.files) {
+          const got = counts.get(f.path) ?? 0;
+          if (got !== f.chunk.rows)
+            problem(report, `run ${run.seq}: object ${f.chunk.key} holds ${got} rows, the manifest says ${f.chunk.rows}`);
+          rows += got;
         }
+        await digest.query(`INSERT INTO versions SELECT ${run.seq}, k, h FROM part`);
+      } finally {
+        digest.release(fetched);
       }
-      report.versionsRead += rows;
-      if (rows !== run.rows) problem(report, `run ${run.seq}: ${rows} rows in its objects, the run record says ${run.rows}`);
-      deps.onRun?.(run, rows);
     }
-  } finally {
-    reader.close();
+    for (const [k] of await digest.query(`SELECT k FROM versions WHERE seq = ${run.seq} GROUP BY k HAVING count(*) > 1 LIMIT 10`))
+      problem(report, `run ${run.seq}: key ${String(k)} appears twice within the run`);
+    report.versionsRead += rows;
+    if (rows !== run.rows) problem(report, `run ${run.seq}: ${rows} rows in its objects, the run record says ${run.rows}`);
+    o.deps.onRun?.(run, rows);
   }
-  return latest;
+  await digest.query("CREATE TABLE latest AS SELECT k, arg_max(h, seq) AS h FROM versions GROUP BY k");
+  await digest.query("DROP TABLE versions");
 }

@@ -91,6 +91,7 @@ function newExportPlan(ctx: StoreContext, input: NewExport): ExportPlan {
     updatedAt: now,
     gsi1pk: EXPORTS_KEY,
     gsi1sk: `${now}#${id}`,
+    ...(input.sourcePosition ? { sourcePosition: input.sourcePosition } : {}),
   };
   return { meta, specHash, planHash, now };
 }

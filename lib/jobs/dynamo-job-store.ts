@@ -104,6 +104,9 @@ export class DynamoJobStore implements JobStore {
   getExport(exportId: string) {
     return reads.getExport(this.ctx, exportId);
   }
+  retryPolicy(exportId: string) {
+    return reads.retryPolicy(this.ctx, exportId);
+  }
   listExports(options?: { limit?: number; state?: ExportState }) {
     return reads.listExports(this.ctx, options);
   }

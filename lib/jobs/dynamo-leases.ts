@@ -13,7 +13,7 @@ import {
   type ReapedLease,
   type ReleaseOptions,
 } from "./job-store.ts";
-import { backoffFor, details, errorText } from "./semantics.ts";
+import { attemptsAfter, backoffFor, details, errorText } from "./semantics.ts";
 
 /** Claim candidates read per queue shard; claimers pick among them at random to avoid colliding. */
 const CANDIDATES = 16;
@@ -23,6 +23,12 @@ export const fenceNames = { "#st": "state", "#ow": "owner", "#ep": "epoch" };
 export const fenceValues = (f: { owner: string; epoch: number }) => ({ ":leased": "LEASED", ":owner": f.owner, ":epoch": f.epoch });
 
 const partKey = (exportId: string, n: number) => ({ pk: exportPk(exportId), sk: partitionSk(n) });
+
+/**
+ * Partition attribute: the owner of a lease whose holder has not reported yet (set by claim; removed by its
+ * checkpoint, release, fail or complete, and by a blameless revoke). Still there at the next claim: a silent end.
+ */
+export const OPEN_BY = "openBy";
 
 /**
  * After a fenced write failed its condition: the typed error to throw (NotFound, LeaseLost, or RangeChanged when the
@@ -92,6 +98,10 @@ async function tryClaim(ctx: StoreContext, item: Item, req: ClaimRequest): Promi
   const expires = iso(nowMs + req.leaseMs);
   const epoch = p.epoch + 1;
   const shard = shardOf(p.exportId, p.partition, ctx.shards);
+  // The epoch in the condition pins the version read, so `openBy` (set by the last claim, cleared by its holder's
+  // reports) says for certain whether the previous lease ended silently.
+  const crash = typeof item[OPEN_BY] === "string" ? details.silentEnd(item[OPEN_BY] as string, p.epoch) : null;
+  const attempts = p.attempts + (crash ? 1 : 0);
   const outcome = await transact(
     ctx,
     [
@@ -101,7 +111,8 @@ async function tryClaim(ctx: StoreContext, item: Item, req: ClaimRequest): Promi
           Key: partKey(p.exportId, p.partition),
           ConditionExpression: "#st = :pending AND #ep = :seen AND notBefore <= :now",
           UpdateExpression:
-            "SET #st = :leased, #ow = :owner, #ep = :epoch, leaseExpiresAt = :exp, updatedAt = :now, gsi1pk = :lp, gsi1sk = :ls",
+            "SET #st = :leased, #ow = :owner, #ep = :epoch, leaseExpiresAt = :exp, updatedAt = :now, gsi1pk = :lp, gsi1sk = :ls, " +
+            `${OPEN_BY} = :owner${crash ? ", attempts = :att, lastError = :err" : ""}`,
           ExpressionAttributeNames: fenceNames,
           ExpressionAttributeValues: {
             ":pending": "PENDING",
@@ -111,15 +122,20 @@ async function tryClaim(ctx: StoreContext, item: Item, req: ClaimRequest): Promi
             ":exp": expires,
             ":lp": leasePk(shard),
             ":ls": leaseSk(expires, p.exportId, p.partition),
+            ...(crash ? { ":att": attempts, ":err": crash } : {}),
           },
         },
       },
-      ledger(ctx, { exportId: p.exportId, partition: p.partition, kind: "claimed", node: req.owner, epoch, at: now }),
+      ledger(ctx, {
+        ...{ exportId: p.exportId, partition: p.partition, kind: "claimed", node: req.owner, epoch, at: now },
+        ...(crash ? { detail: details.claimedCounted(attempts, crash) } : {}),
+      }),
     ],
     `claiming partition ${p.partition} of export ${p.exportId} for ${req.owner}`,
   );
   if (!outcome.ok) return null;
-  return toLease({ ...p, state: "LEASED", owner: req.owner, epoch, leaseExpiresAt: expires, updatedAt: now });
+  const lease = toLease({ ...p, state: "LEASED", owner: req.owner, epoch, leaseExpiresAt: expires, updatedAt: now, attempts });
+  return crash ? { ...lease, crashCounted: crash } : lease;
 }
 
 export async function claim(ctx: StoreContext, req: ClaimRequest): Promise<Lease | null> {
@@ -233,10 +249,10 @@ export async function release(ctx: StoreContext, lease: Lease, options: ReleaseO
   // Parked: PENDING with its cursor, but no queue entry (the export was cancelled; see JobStore.cancelExport).
   const update = options.park
     ? {
-        expr: "SET #st = :pending, notBefore = :nb, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk",
+        expr: `SET #st = :pending, notBefore = :nb, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk, ${OPEN_BY}`,
         values: { ":pending": "PENDING", ":nb": rq.values[":nb"], ":now": rq.values[":now"] },
       }
-    : { expr: `SET ${rq.set} ${rq.remove}`, values: rq.values };
+    : { expr: `SET ${rq.set} ${rq.remove}, ${OPEN_BY}`, values: rq.values };
   await fencedTransition(
     ctx,
     lease,
@@ -252,7 +268,7 @@ export async function complete(ctx: StoreContext, lease: Lease): Promise<Partiti
     ctx,
     lease,
     {
-      expr: "SET #st = :done, updatedAt = :now REMOVE leaseExpiresAt, gsi1pk, gsi1sk",
+      expr: `SET #st = :done, updatedAt = :now REMOVE leaseExpiresAt, gsi1pk, gsi1sk, ${OPEN_BY}`,
       values: { ":done": "DONE", ":now": now },
       checkHi: true,
     },
@@ -265,7 +281,7 @@ export async function complete(ctx: StoreContext, lease: Lease): Promise<Partiti
 }
 
 export async function fail(ctx: StoreContext, lease: Lease, failure: FailureInput): Promise<PartitionRecord> {
-  const attempts = lease.attempts + 1;
+  const attempts = attemptsAfter(lease, failure);
   const error = errorText(failure);
   const what = `recording failure ${attempts} of partition ${lease.partition} of export ${lease.exportId}`;
   if (attempts >= failure.maxAttempts) {
@@ -273,7 +289,7 @@ export async function fail(ctx: StoreContext, lease: Lease, failure: FailureInpu
       ctx,
       lease,
       {
-        expr: "SET #st = :q, attempts = :a, lastError = :err, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk",
+        expr: `SET #st = :q, attempts = :a, lastError = :err, updatedAt = :now REMOVE #ow, leaseExpiresAt, gsi1pk, gsi1sk, ${OPEN_BY}`,
         values: { ":q": "QUARANTINED", ":a": attempts, ":err": error, ":now": iso(ctx.clock.now()) },
       },
       { kind: "quarantined", detail: details.quarantined(attempts, failure, error) },
@@ -285,7 +301,10 @@ export async function fail(ctx: StoreContext, lease: Lease, failure: FailureInpu
     await fencedTransition(
       ctx,
       lease,
-      { expr: `SET ${rq.set}, attempts = :a, lastError = :err ${rq.remove}`, values: { ...rq.values, ":a": attempts, ":err": error } },
+      {
+        expr: `SET ${rq.set}, attempts = :a, lastError = :err ${rq.remove}, ${OPEN_BY}`,
+        values: { ...rq.values, ":a": attempts, ":err": error },
+      },
       { kind: "failed", detail: details.failed(attempts, failure, backoff, error) },
       what,
     );

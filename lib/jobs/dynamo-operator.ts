@@ -2,7 +2,7 @@ import type { ExportRecord, PartitionRecord } from "../../config/records.ts";
 import { conditionalUpdate, mapLimit, type StoreContext, transact } from "../dynamo/access.ts";
 import { exportPk, iso, META, partitionSk } from "../dynamo/keys.ts";
 import { setExportState } from "./dynamo-create.ts";
-import { FENCE, fenceNames, fenceValues, ledger, requeueUpdate } from "./dynamo-leases.ts";
+import { FENCE, fenceNames, fenceValues, ledger, OPEN_BY, requeueUpdate } from "./dynamo-leases.ts";
 import { getExportItem, listPartitions, readPartitionItem } from "./dynamo-reads.ts";
 import { toExport, toPartition } from "./items.ts";
 import { ExportStateError, type LeaseFence, NotFoundError, PartitionStateError, type RevokeReason } from "./job-store.ts";
@@ -132,7 +132,8 @@ export async function revoke(ctx: StoreContext, fence: LeaseFence, reason: Revok
           TableName: ctx.table,
           Key: { pk: exportPk(exportId), sk: partitionSk(n) },
           ConditionExpression: FENCE,
-          UpdateExpression: `SET ${rq.set} ${rq.remove}`,
+          // Blameless: the holder was taken away, not failed by its partition; the next claim must not count it.
+          UpdateExpression: `SET ${rq.set} ${rq.remove}${reason.blameless ? `, ${OPEN_BY}` : ""}`,
           ExpressionAttributeNames: fenceNames,
           ExpressionAttributeValues: { ...fenceValues(fence), ...rq.values },
         },

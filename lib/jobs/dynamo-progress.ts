@@ -13,7 +13,7 @@ import {
   partitionSk,
   shardOf,
 } from "../dynamo/keys.ts";
-import { explainFenceFailure, FENCE, fenceNames, fenceValues, ledger } from "./dynamo-leases.ts";
+import { explainFenceFailure, FENCE, fenceNames, fenceValues, ledger, OPEN_BY } from "./dynamo-leases.ts";
 import { getExportItem, getItem, readPartitionItem } from "./dynamo-reads.ts";
 import { encodeKey, newPartitionItem, toLease, toPartition } from "./items.ts";
 import {
@@ -59,8 +59,10 @@ export async function checkpoint(ctx: StoreContext, lease: Lease, chunk: NewChun
     what,
   );
   if (outcome.ok) {
+    const { crashCounted: _counted, ...held } = lease;
     return {
-      ...lease,
+      ...held,
+      attempts: 0,
       cursor: chunk.lastKey,
       chunks: chunk.seq,
       rows: lease.rows + chunk.rows,
@@ -120,9 +122,10 @@ function advancePartition(
       TableName: ctx.table,
       Key: { pk: exportPk(lease.exportId), sk: partitionSk(lease.partition) },
       ConditionExpression: `${FENCE} AND #hi = :hi AND chunks = :prev`,
-      UpdateExpression: `SET #cu = :cursor, chunks = :seq, #rows = #rows + :rows, #bytes = #bytes + :bytes, updatedAt = :now${
+      // Progress: attempts count failures since the partition last moved (a poisoned one never moves).
+      UpdateExpression: `SET #cu = :cursor, chunks = :seq, #rows = #rows + :rows, #bytes = #bytes + :bytes, updatedAt = :now, attempts = :zero${
         extend ? ", leaseExpiresAt = :exp, gsi1pk = :lp, gsi1sk = :ls" : ""
-      }`,
+      } REMOVE ${OPEN_BY}`,
       ExpressionAttributeNames: { ...fenceNames, "#hi": "hi", "#cu": "cursor", "#rows": "rows", "#bytes": "bytes" },
       ExpressionAttributeValues: {
         ...fenceValues(lease),
@@ -133,6 +136,7 @@ function advancePartition(
         ":rows": chunk.rows,
         ":bytes": chunk.bytes,
         ":now": now,
+        ":zero": 0,
         ...(extend ? { ":exp": extend, ":lp": leasePk(shard), ":ls": leaseSk(extend, lease.exportId, lease.partition) } : {}),
       },
     },

@@ -3,7 +3,8 @@ import type { ChunkRecord, EventRecord, ExportRecord, ExportState, PartitionReco
 import { getItem as getConsistent, queryPage, type StoreContext } from "../dynamo/access.ts";
 import { chunkSk, EXPORTS_KEY, exportPk, GSI1, type Item, MAX_PARTITION, META, partitionLogPk, partitionSk } from "../dynamo/keys.ts";
 import { toChunk, toEvent, toExport, toPartition } from "./items.ts";
-import type { ExportProgress, Page, PageOptions, StateTotals } from "./job-store.ts";
+import type { ExportProgress, Page, PageOptions, RetryPolicy, StateTotals } from "./job-store.ts";
+import { retryPolicyOf } from "./semantics.ts";
 
 /** Read models. Reads used to decide a write are strongly consistent; listings for people are not. */
 
@@ -27,6 +28,12 @@ export async function getExportItem(ctx: StoreContext, exportId: string): Promis
 export async function getExport(ctx: StoreContext, exportId: string): Promise<ExportRecord | null> {
   const item = await getExportItem(ctx, exportId);
   return item ? toExport(item) : null;
+}
+
+/** JobStore.retryPolicy: the stored spec's policy, without decoding the rest of the record. */
+export async function retryPolicy(ctx: StoreContext, exportId: string): Promise<RetryPolicy | null> {
+  const item = await getExportItem(ctx, exportId);
+  return item ? retryPolicyOf(item.spec) : null;
 }
 
 /** Pages through a query until `limit` items passed the filter or the range is exhausted. */

@@ -9,6 +9,7 @@ import type {
   PartitionRecord,
   PartitionState,
   SourceKey,
+  SourcePosition,
 } from "../../config/records.ts";
 import { eventKind } from "../../config/records.ts";
 
@@ -37,13 +38,17 @@ export interface JobStore {
    * Claims one claimable partition of `pool` (PENDING, notBefore passed) for `owner`: state LEASED, epoch + 1,
    * lease until now + leaseMs, event "claimed". Concurrent claimers of one partition: exactly one wins. Returns null
    * when nothing is claimable now. Claims are spread over the queue's shards so they do not all hit one key.
+   * A holder that dies on its partition never reports a failure, so the claim counts it: when the previous lease
+   * ended taken back (reaped, or revoked without `blameless`) with neither a report by its holder (checkpoint,
+   * release, fail, complete) nor progress, the same write adds one to attempts and sets lastError, and the lease
+   * carries `crashCounted`. The holder decides quarantine (it knows the retry policy): see `fail`'s `alreadyCounted`.
    */
   claim(request: ClaimRequest): Promise<Lease | null>;
 
   /** Claims a specific partition; null when it is not claimable (not PENDING, or in backoff). Same guarantees as claim. */
   claimPartition(exportId: string, partition: number, request: ClaimRequest): Promise<Lease | null>;
 
-  /** Extends the lease to now + leaseMs. Fenced: LeaseLostError. Idempotent (a retry extends again). */
+  /** Extends the lease to now + leaseMs. Fenced: LeaseLostError. Idempotent (a retry extends again). A beat is not progress. */
   heartbeat(lease: Lease, leaseMs: number): Promise<Lease>;
 
   /**
@@ -52,6 +57,8 @@ export interface JobStore {
    * lease.chunks + 1, and on the partition's hi being lease.hi (a split since the lease was read would otherwise let
    * the chunk cross the new end): RangeChangedError then; re-read with `refresh` and keep only rows below the new hi.
    * A retry of a checkpoint that was already applied (same seq, epoch and object key) returns the committed lease.
+   * A checkpoint is progress: attempts go back to 0, so maxAttempts bounds failures in a row without progress (a
+   * partition that keeps moving is not poisoned, however many spot kills and outages it lives through).
    */
   checkpoint(lease: Lease, chunk: NewChunk, options?: { leaseMs?: number }): Promise<Lease>;
 
@@ -79,6 +86,7 @@ export interface JobStore {
   /**
    * Records a failed attempt: attempts + 1 and lastError; PENDING again with notBefore = now + backoff * 2^(attempts-1)
    * (capped at 1 h), or QUARANTINED (out of the queue) once attempts reaches maxAttempts. Fenced: LeaseLostError.
+   * With `alreadyCounted` (the claim counted this attempt: lease.crashCounted) attempts stays lease.attempts.
    */
   fail(lease: Lease, failure: FailureInput): Promise<PartitionRecord>;
 
@@ -121,6 +129,13 @@ export interface JobStore {
    */
   retryPartition(exportId: string, partition: number, options?: { by?: string }): Promise<PartitionRecord>;
 
+  /**
+   * The export's retry policy, read leniently: its own fields from the stored spec, the spec's defaults for any that
+   * are missing or malformed, null when the export does not exist. An export record this version cannot decode (an
+   * older planner's) still has its partitions failed and quarantined by the policy it was planned with.
+   */
+  retryPolicy(exportId: string): Promise<RetryPolicy | null>;
+
   /** Re-reads a lease's partition (strongly consistent). Null when it is no longer held by (owner, epoch). */
   refresh(lease: Lease): Promise<Lease | null>;
 
@@ -157,6 +172,11 @@ export interface Lease {
   rows: number;
   bytes: number;
   attempts: number;
+  /**
+   * Set by the claim that counted the previous lease as a failed attempt (its holder ended silently, see claim):
+   * the lastError recorded. `attempts` already includes it.
+   */
+  crashCounted?: string;
 }
 
 export interface ReleaseOptions {
@@ -185,6 +205,11 @@ export interface RevokeReason {
   by: string;
   /** The holder was interrupted or died, rather than (say) overrunning its drain; recorded on the event. */
   interrupted?: boolean;
+  /**
+   * The lease was taken for a reason outside the partition (EC2 reclaimed the spot node, an operator's drain): the
+   * next claim does not count it as a failed attempt. Without it a lease that made no progress counts (see claim).
+   */
+  blameless?: boolean;
 }
 
 export interface ExportStateChange {
@@ -216,6 +241,8 @@ export interface NewExport {
   lowKey: SourceKey | null;
   highWatermark: SourceKey | null;
   partitions: PlannedPartition[];
+  /** Recorded on the export as it is (not part of the plan's hash: re-planning reads a newer one). */
+  sourcePosition?: SourcePosition;
 }
 
 export interface CreateExportResult {
@@ -239,6 +266,14 @@ export interface NewChunk {
 
 export interface FailureInput {
   error: string;
+  maxAttempts: number;
+  backoffMs: number;
+  /** The attempt was counted by the claim (lease.crashCounted): record it without adding one. */
+  alreadyCounted?: boolean;
+}
+
+/** An export's retry policy as the store reads it (JobStore.retryPolicy). */
+export interface RetryPolicy {
   maxAttempts: number;
   backoffMs: number;
 }

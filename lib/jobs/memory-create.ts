@@ -73,6 +73,7 @@ function header(ctx: MemoryContext, input: NewExport): StoredExport {
     queued: false,
     createdAt: now,
     updatedAt: now,
+    ...(input.sourcePosition ? { sourcePosition: input.sourcePosition } : {}),
   });
   return { record, specHash: digest(input.spec) };
 }

@@ -96,6 +96,9 @@ export class MemoryJobStore implements JobStore {
   getExport(exportId: string) {
     return reads.getExport(this.ctx, exportId);
   }
+  retryPolicy(exportId: string) {
+    return reads.retryPolicy(this.ctx, exportId);
+  }
   listExports(options?: { limit?: number; state?: ExportState }) {
     return reads.listExports(this.ctx, options);
   }

@@ -15,7 +15,7 @@ import {
   type StoredPartition,
   setEntry,
 } from "./memory-table.ts";
-import { backoffFor, details, errorText } from "./semantics.ts";
+import { attemptsAfter, backoffFor, details, errorText } from "./semantics.ts";
 
 /** Leases in memory: the operations of dynamo-leases.ts, with the same queues, conditions and ledger events. */
 
@@ -34,10 +34,17 @@ function tryClaim(ctx: MemoryContext, p: StoredPartition, req: ClaimRequest): Le
   // notBefore is always set on a PENDING partition; DynamoDB's condition `notBefore <= :now` fails without one.
   if (r.state !== "PENDING" || r.notBefore === null || r.notBefore > now) return null;
   const expires = iso(nowMs + req.leaseMs);
+  const crash = p.openBy !== undefined ? details.silentEnd(p.openBy, r.epoch) : null;
   Object.assign(r, { state: "LEASED", owner: req.owner, epoch: r.epoch + 1, leaseExpiresAt: expires, updatedAt: now });
+  if (crash) Object.assign(r, { attempts: r.attempts + 1, lastError: crash });
+  p.openBy = req.owner;
   setEntry(ctx, p, leaseEntry(ctx, r, expires));
-  ledger(ctx, { exportId: r.exportId, partition: r.partition, kind: "claimed", node: req.owner, epoch: r.epoch, at: now });
-  return toLease(copy(r));
+  ledger(ctx, {
+    ...{ exportId: r.exportId, partition: r.partition, kind: "claimed", node: req.owner, epoch: r.epoch, at: now },
+    ...(crash ? { detail: details.claimedCounted(r.attempts, crash) } : {}),
+  });
+  const lease = toLease(copy(r));
+  return crash ? { ...lease, crashCounted: crash } : lease;
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -82,6 +89,7 @@ function endEvent(ctx: MemoryContext, lease: Lease, event: { kind: EventKind; de
 
 export async function release(ctx: MemoryContext, lease: Lease, options: ReleaseOptions = {}): Promise<void> {
   const p = fenced(ctx, lease);
+  delete p.openBy;
   requeue(ctx, p, nowIso(ctx), { resumeFirst: true });
   // Parked: PENDING with its cursor, but on no queue (the export was cancelled; see JobStore.cancelExport).
   if (options.park) setEntry(ctx, p, null);
@@ -90,6 +98,7 @@ export async function release(ctx: MemoryContext, lease: Lease, options: Release
 
 export async function complete(ctx: MemoryContext, lease: Lease): Promise<PartitionRecord> {
   const p = fenced(ctx, lease, JSON.stringify(lease.hi));
+  delete p.openBy;
   // The owner stays on a DONE partition: the record of who finished it (DynamoDB's update does not remove it either).
   Object.assign(p.record, { state: "DONE", updatedAt: nowIso(ctx), leaseExpiresAt: null });
   setEntry(ctx, p, null);
@@ -99,7 +108,8 @@ export async function complete(ctx: MemoryContext, lease: Lease): Promise<Partit
 
 export async function fail(ctx: MemoryContext, lease: Lease, failure: FailureInput): Promise<PartitionRecord> {
   const p = fenced(ctx, lease);
-  const attempts = lease.attempts + 1;
+  delete p.openBy;
+  const attempts = attemptsAfter(lease, failure);
   const error = errorText(failure);
   if (attempts >= failure.maxAttempts) {
     Object.assign(p.record, {

@@ -53,6 +53,8 @@ export async function revoke(ctx: MemoryContext, fence: LeaseFence, reason: Revo
   if (!p) throw new NotFoundError(fence.exportId, fence.partition);
   if (!fenceHolds(p.record, fence)) return false;
   requeue(ctx, p, nowIso(ctx), { resumeFirst: true });
+  // Blameless: the holder was taken away, not failed by its partition; the next claim must not count it.
+  if (reason.blameless) delete p.openBy;
   ledger(ctx, {
     exportId: fence.exportId,
     partition: fence.partition,

@@ -42,6 +42,7 @@ export async function checkpoint(ctx: MemoryContext, lease: Lease, chunk: NewChu
   const now = iso(nowMs);
   const extend = options.leaseMs !== undefined ? iso(nowMs + options.leaseMs) : undefined;
   chunks.set(chunk.seq, committed(lease, chunk, now));
+  delete p.openBy;
   ctx.table.chunks.set(key, chunks);
   const r = p.record;
   Object.assign(r, {
@@ -50,6 +51,8 @@ export async function checkpoint(ctx: MemoryContext, lease: Lease, chunk: NewChu
     rows: r.rows + chunk.rows,
     bytes: r.bytes + chunk.bytes,
     updatedAt: now,
+    // Progress: attempts count failures since the partition last moved (a poisoned one never moves).
+    attempts: 0,
   });
   if (extend) {
     r.leaseExpiresAt = extend;
@@ -59,8 +62,10 @@ export async function checkpoint(ctx: MemoryContext, lease: Lease, chunk: NewChu
     ...{ exportId: lease.exportId, partition: lease.partition, kind: "checkpointed", node: lease.owner, epoch: lease.epoch },
     ...{ detail: details.checkpointed(chunk), at: now, seq: chunk.seq },
   });
+  const { crashCounted: _counted, ...held } = lease;
   return copy({
-    ...lease,
+    ...held,
+    attempts: 0,
     cursor: chunk.lastKey,
     chunks: chunk.seq,
     rows: lease.rows + chunk.rows,

@@ -1,7 +1,8 @@
 import type { ChunkRecord, EventRecord, ExportRecord, ExportState, PartitionRecord, PartitionState } from "../../config/records.ts";
-import type { ExportProgress, Page, PageOptions, StateTotals } from "./job-store.ts";
+import type { ExportProgress, Page, PageOptions, RetryPolicy, StateTotals } from "./job-store.ts";
 import { exportOut } from "./memory-create.ts";
 import { copy, type MemoryContext, partitionOf, partitionsOf, partKey } from "./memory-table.ts";
+import { retryPolicyOf } from "./semantics.ts";
 
 /** Read models in memory, paged and ordered exactly as dynamo-reads.ts pages and orders them. */
 
@@ -14,6 +15,12 @@ function page<T>(items: T[], limit: number, position: (item: T) => number): Page
 export async function getPartition(ctx: MemoryContext, exportId: string, n: number): Promise<PartitionRecord | null> {
   const p = partitionOf(ctx, exportId, n);
   return p ? copy(p.record) : null;
+}
+
+/** JobStore.retryPolicy: read field by field as the DynamoDB backend does (a record here is always decoded). */
+export async function retryPolicy(ctx: MemoryContext, exportId: string): Promise<RetryPolicy | null> {
+  const stored = ctx.table.exports.get(exportId);
+  return stored ? retryPolicyOf(stored.record.spec) : null;
 }
 
 export async function getExport(ctx: MemoryContext, exportId: string): Promise<ExportRecord | null> {

@@ -35,6 +35,8 @@ export interface StoredPartition {
   planHash: string;
   /** The partition's index entry: a claim queue, the lease queue, or none. */
   entry: IndexEntry | null;
+  /** The owner of a lease whose holder has not reported yet: the `openBy` attribute of dynamo-leases.ts. */
+  openBy?: string;
 }
 
 export interface IndexEntry {

@@ -1,8 +1,9 @@
 import type { Connection } from "mysql2/promise";
 import type { FilterPredicate } from "../../config/export-spec.ts";
 import type { KeyColumn } from "../../config/records.ts";
-import { UserError } from "../errors.ts";
-import { type Fragment, placeholder, quoteIdent } from "./key-sql.ts";
+import { ExitCode, UserError } from "../errors.ts";
+import { columnBinding, membersOf, wellFormed } from "./filter-values.ts";
+import { type Fragment, quoteIdent } from "./key-sql.ts";
 
 /**
  * What information_schema says about the source table. Names the user wrote are matched against it (exactly, or
@@ -15,6 +16,8 @@ export interface ColumnInfo {
   nullable: boolean;
   charset: string | null;
   collation: string | null;
+  /** ENUM and SET members as declared (columnType is lower-cased). */
+  members?: string[];
 }
 
 export interface IndexInfo {
@@ -44,13 +47,23 @@ function pick<T>(items: T[], name: (t: T) => string, wanted: string): T | undefi
   return loose.length === 1 ? loose[0] : undefined;
 }
 
+/**
+ * Whether a name could be in the catalogue at all. Identifiers are utf8mb3 there: a name with a character past U+FFFF
+ * (an emoji) or a lone surrogate can name nothing, and comparing it with the catalogue's columns fails with "Illegal
+ * mix of collations" instead of finding nothing.
+ */
+const catalogueName = (name: string) => wellFormed(name) && ![...name].some((ch) => (ch.codePointAt(0) as number) > 0xffff);
+
 export async function describeTable(conn: Connection, database: string, table: string): Promise<TableInfo> {
+  const notFound = () =>
+    new UserError(`table ${database}.${table} not found (check source.database and source.table, and the user's grants)`);
+  if (!catalogueName(database) || !catalogueName(table)) throw notFound();
   const [tables] = await conn.query(
     "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
     [database, table],
   );
   const t = pick(tables as Row[], (r) => `${text(r.TABLE_SCHEMA)}.${text(r.TABLE_NAME)}`, `${database}.${table}`);
-  if (!t) throw new UserError(`table ${database}.${table} not found (check source.database and source.table, and the user's grants)`);
+  if (!t) throw notFound();
   if (text(t.TABLE_TYPE) !== "BASE TABLE")
     throw new UserError(`${database}.${table} is a ${text(t.TABLE_TYPE)}, not a table: export the underlying table`);
   const db = text(t.TABLE_SCHEMA) as string;
@@ -77,14 +90,19 @@ export async function describeTable(conn: Connection, database: string, table: s
     database: db,
     table: name,
     estimatedRows: Number(text(t.TABLE_ROWS) ?? 0),
-    columns: (cols as Row[]).map((c) => ({
-      name: text(c.COLUMN_NAME) as string,
-      dataType: (text(c.DATA_TYPE) as string).toLowerCase(),
-      columnType: (text(c.COLUMN_TYPE) as string).toLowerCase(),
-      nullable: text(c.IS_NULLABLE) === "YES",
-      charset: text(c.CHARACTER_SET_NAME),
-      collation: text(c.COLLATION_NAME),
-    })),
+    columns: (cols as Row[]).map((c) => {
+      const dataType = (text(c.DATA_TYPE) as string).toLowerCase();
+      const columnType = text(c.COLUMN_TYPE) as string;
+      return {
+        name: text(c.COLUMN_NAME) as string,
+        dataType,
+        columnType: columnType.toLowerCase(),
+        nullable: text(c.IS_NULLABLE) === "YES",
+        charset: text(c.CHARACTER_SET_NAME),
+        collation: text(c.COLLATION_NAME),
+        ...(dataType === "enum" || dataType === "set" ? { members: membersOf(columnType) } : {}),
+      };
+    }),
     indexes: [...indexes.values()],
   };
 }
@@ -119,34 +137,47 @@ export function keyColumnOf(c: ColumnInfo): KeyColumn | string {
   return `${c.name} is ${c.columnType}, which cannot be read in ranges`;
 }
 
-/** Filter predicates as SQL, columns checked against the catalogue, values bound (typed like key values). */
+/**
+ * Filter predicates as SQL, columns checked against the catalogue, every value parsed as its column's type and bound
+ * as the column's canonical text (filter-values.ts): a value the type cannot hold is refused here, at plan time,
+ * naming the field, instead of being rewritten by the server's lenient CAST.
+ */
 export function filterSql(info: TableInfo, filter: FilterPredicate[] | undefined): Fragment | null {
   if (!filter || filter.length === 0) return null;
   const parts: string[] = [];
   const params: Fragment["params"] = [];
   filter.forEach((f, i) => {
-    const c = column(info, f.column, `source.filter[${i}].column`);
-    const kc = keyColumnOf(c);
-    const ph = typeof kc === "string" ? "?" : placeholder(kc);
-    const bind = (v: string | number | boolean | null) => (typeof kc !== "string" && typeof v === "number" ? String(v) : v);
+    const at = `source.filter[${i}]`;
+    const c = column(info, f.column, `${at}.column`);
     const q = quoteIdent(c.name);
+    const binding = () => {
+      const b = columnBinding(c);
+      if (typeof b === "string") throw new UserError(`${at}.op: ${JSON.stringify(f.op)} on ${b}`, { exitCode: ExitCode.usage });
+      return b;
+    };
     switch (f.op) {
       case "is null":
       case "is not null":
         parts.push(`${q} ${f.op.toUpperCase()}`);
         break;
       case "in":
-      case "not in":
-        parts.push(`${q} ${f.op.toUpperCase()} (${f.values.map(() => ph).join(", ")})`);
-        params.push(...f.values.map(bind));
+      case "not in": {
+        const b = binding();
+        parts.push(`${q} ${f.op.toUpperCase()} (${f.values.map(() => b.placeholder).join(", ")})`);
+        params.push(...f.values.map((v, j) => b.parse(v, `${at}.values[${j}]`)));
         break;
-      case "between":
-        parts.push(`${q} BETWEEN ${ph} AND ${ph}`);
-        params.push(bind(f.values[0]), bind(f.values[1]));
+      }
+      case "between": {
+        const b = binding();
+        parts.push(`${q} BETWEEN ${b.placeholder} AND ${b.placeholder}`);
+        params.push(b.parse(f.values[0], `${at}.values[0]`), b.parse(f.values[1], `${at}.values[1]`));
         break;
-      default:
-        parts.push(`${q} ${f.op === "!=" ? "<>" : f.op} ${ph}`);
-        params.push(bind(f.value));
+      }
+      default: {
+        const b = binding();
+        parts.push(`${q} ${f.op === "!=" ? "<>" : f.op} ${b.placeholder}`);
+        params.push(b.parse(f.value, `${at}.value`));
+      }
     }
   });
   return { sql: parts.join(" AND "), params };

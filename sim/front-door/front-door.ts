@@ -6,6 +6,7 @@ import { dynamodbRequests } from "../iam/dynamodb-actions.ts";
 import { type MappedCall, s3NeedsBody, s3Requests } from "../iam/s3-actions.ts";
 import type { Principal } from "../json-services.ts";
 import { accountOf, denialReply, type FrontDoorIam, identityReply, isPrincipal, type Reply, type SignedBy, signedBy } from "./caller.ts";
+import { outagesOf, suffer } from "./outage.ts";
 import type { CallRecorder, RecordedCall } from "./recorder.ts";
 
 /**
@@ -73,6 +74,8 @@ export async function startFrontDoor(opts: FrontDoorOptions): Promise<FrontDoor>
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const outage = outagesOf(opts.recorder).current(opts.service, opts.clock.now());
+    if (outage) return suffer(outage, req.socket, opts.clock);
     const url = new URL(req.url ?? "/", "http://front-door");
     const method = req.method ?? "GET";
     const needsBody = opts.service === "dynamodb" || s3NeedsBody(method, url.searchParams);

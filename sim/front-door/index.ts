@@ -5,6 +5,7 @@ import type { CallRecorder } from "./recorder.ts";
 
 export type { Denial, FrontDoorIam, IdentityError } from "./caller.ts";
 export { type FrontDoor, frontDoorEnv, startFrontDoor } from "./front-door.ts";
+export { type Outage, type OutageMode, Outages, outagesOf } from "./outage.ts";
 export { bindRecorder, CallRecorder, callsReply, type RecordedCall, recorderOf } from "./recorder.ts";
 
 export interface FrontDoors {

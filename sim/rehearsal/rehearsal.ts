@@ -390,7 +390,7 @@ async function verifyAgainstSource(live: Live): Promise<Awaited<ReturnType<typeo
 }
 
 /** Terminates every instance of the pool and records each node TERMINATED (so their cost stops accruing). */
-async function terminatePool(cloud: Ec2Provider, fleet: DynamoFleetStore, pool: string, clock: Clock): Promise<void> {
+export async function terminatePool(cloud: Ec2Provider, fleet: DynamoFleetStore, pool: string, clock: Clock): Promise<void> {
   const live = (await cloud.describePoolInstances(pool)).filter((i) => i.state !== "terminated").map((i) => i.instanceId);
   if (live.length) await cloud.terminate(live);
   const at = new Date(clock.now()).toISOString();

@@ -10,6 +10,8 @@ import type { OncallCheck } from "./oncall-check.ts";
 export interface RehearsalReport {
   exportId: string;
   ok: boolean;
+  /** What made `ok` false, one short phrase each (empty when it passed). */
+  failures: string[];
   rows: number;
   /** Setup (seed, plan) + export + verify. */
   totalSeconds: number;
@@ -86,6 +88,19 @@ export interface ReportInput {
 
 const moved = (m: Move) => m.to !== null && m.to !== m.from;
 
+/** Every check the rehearsal's verdict rests on; an on-call command that failed fails the rehearsal. */
+export function rehearsalFailures(i: Pick<ReportInput, "verify" | "rowsPlanned" | "iam" | "nodeEnv" | "oncall">): string[] {
+  const failures: string[] = [];
+  const v = i.verify;
+  if (v.missing > 0 || v.duplicated > 0 || v.mismatched.length > 0) failures.push("verify found problems");
+  if (v.rows !== i.rowsPlanned) failures.push(`verify counted ${v.rows} rows of ${i.rowsPlanned} planned`);
+  if (!policiesHold(i.iam)) failures.push("the IAM policies do not hold");
+  if (i.nodeEnv.inspected === 0) failures.push("no live node's environment was read");
+  if (i.nodeEnv.leaks.length > 0) failures.push("credentials in a node's environment");
+  for (const c of i.oncall) if (!c.ok) failures.push(`on-call check failed: ${c.command}`);
+  return failures;
+}
+
 export function buildReport(i: ReportInput): RehearsalReport {
   const moves = i.ledger.moves.filter(moved);
   const afterFault = moves.filter((m) => m.fault !== null);
@@ -95,10 +110,11 @@ export function buildReport(i: ReportInput): RehearsalReport {
   const orphans = i.finalize?.orphansDeleted ?? 0;
   const aborted = i.finalize?.uploadsAborted ?? 0;
   const generation = i.pool?.generation ?? 1;
-  const verifyOk = i.verify.missing === 0 && i.verify.duplicated === 0 && i.verify.mismatched.length === 0;
+  const failures = rehearsalFailures(i);
   return {
     exportId: i.exportId,
-    ok: verifyOk && i.verify.rows === i.rowsPlanned && policiesHold(i.iam) && i.nodeEnv.inspected > 0 && !i.nodeEnv.leaks.length,
+    ok: failures.length === 0,
+    failures,
     rows: i.verify.rows,
     totalSeconds: i.totalMs / 1000,
     exportSeconds: i.exportMs / 1000,
@@ -173,7 +189,7 @@ export function formatReport(r: RehearsalReport): string {
   const n = (v: number) => v.toLocaleString("en-US");
   const i = r.interruptions;
   const lines = [
-    `rehearsal ${r.ok ? "PASSED" : "FAILED"}: export ${r.exportId}`,
+    `rehearsal ${r.ok ? "PASSED" : `FAILED (${r.failures.join("; ")})`}: export ${r.exportId}`,
     `  rows            ${n(r.rows)} exported in ${r.exportSeconds.toFixed(1)} s (${n(Math.round(r.rows / Math.max(r.exportSeconds, 0.001)))} rows/s); ${r.totalSeconds.toFixed(0)} s in all`,
     `  partitions      ${r.partitions.planned} planned, ${r.partitions.final} at the end (${r.partitions.splits} split off for idle nodes)`,
     `  interruptions   ${i.notices} spot notices (${i.fromHazard} from the seeded hazard) + ${i.kills} hard kills survived; controller replaced ${i.countedByController}`,

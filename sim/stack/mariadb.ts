@@ -1,12 +1,19 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
+import { ensureStackAccounts, MYSQL_USER } from "./mariadb-accounts.ts";
 import { freePort, isAlive, readyOrStop, startDetached, waitUntil } from "./proc.ts";
 import type { LocalService, ServiceState } from "./service.ts";
 
-export const MYSQL_USER = "spotferry";
+export { MYSQL_USER };
+
+/** The server's directory is the owner's alone: root's socket (no password) and the CA key live in it. */
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o700);
+}
 
 /** The stack's TLS files for MariaDB, under `<home>/mariadb/tls/`. */
 export interface MariadbTls {
@@ -84,7 +91,7 @@ export const mariadbService: LocalService = {
   async start(ctx, previous) {
     const dir = join(ctx.home, "mariadb");
     const datadir = join(dir, "data");
-    mkdirSync(dir, { recursive: true });
+    privateDir(dir);
     if (!existsSync(join(datadir, "mysql"))) {
       ctx.log("mariadb: initialising a private datadir");
       execFileSync(
@@ -128,15 +135,8 @@ export const mariadbService: LocalService = {
     const ready = waitUntil(
       "mariadb",
       async () => {
-        const conn = await mysql.createConnection({ socketPath: socket, user: "root" });
-        try {
-          // The account is (re)created on every start, so a lost state file never locks us out.
-          await conn.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [MYSQL_USER, password]);
-          await conn.query("ALTER USER ?@'%' IDENTIFIED BY ?", [MYSQL_USER, password]);
-          await conn.query("GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", [MYSQL_USER]);
-        } finally {
-          await conn.end();
-        }
+        // The account is (re)made on every start, so a lost state file never locks us out.
+        await ensureStackAccounts(socket, password);
         return true;
       },
       60_000,
@@ -144,6 +144,12 @@ export const mariadbService: LocalService = {
     ).then(() => waitUntil("mariadb over TCP", () => this.healthy(state), 10_000));
     await readyOrStop([pid], ready);
     return state;
+  },
+
+  /** A server reused by `up` gets the accounts of this release (older stacks had 'spotferry'@'%' WITH GRANT OPTION). */
+  async migrate(ctx, state) {
+    privateDir(join(ctx.home, "mariadb"));
+    if (state.extra.socket && state.extra.password) await ensureStackAccounts(state.extra.socket, state.extra.password);
   },
 
   async healthy(state) {

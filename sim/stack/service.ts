@@ -25,5 +25,7 @@ export interface LocalService {
   requirements: Requirement[];
   start(ctx: StackContext, previous: ServiceState | undefined): Promise<ServiceState>;
   healthy(state: ServiceState): Promise<boolean>;
+  /** Brings a healthy server that `up` reuses to what `start` would make now (accounts, file modes). */
+  migrate?(ctx: StackContext, state: ServiceState): Promise<void>;
   env(state: ServiceState): Record<string, string>;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../../lib/paths.ts";
 import { readSimState, simDown, simUp } from "../daemon.ts";
@@ -38,11 +38,21 @@ function readState(home: string): StackFile {
   }
 }
 
+/** The stack's files that hold a password or a key: the owner's alone. */
+export const SECRET_FILES = (home: string) => [stateFile(home), envFile(home), identitiesFile(home)];
+
 function writeState(home: string, state: StackFile): void {
   mkdirSync(home, { recursive: true });
   const tmp = `${stateFile(home)}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  // It holds the database password. The mode of writeFileSync applies only to a new file, hence the chmod.
+  writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
   renameSync(tmp, stateFile(home));
+}
+
+/** Older stacks wrote stack.json world-readable: every `up` puts the secret files back to 0600. */
+function secureFiles(home: string): void {
+  for (const file of SECRET_FILES(home)) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 /** Everything a client needs to reach the stack, as environment variables. */
@@ -64,6 +74,7 @@ function writeEnvFile(home: string, env: Record<string, string>): void {
   writeFileSync(envFile(home), `# written by spotferry local up; source it to reach the local stack\n${lines.join("\n")}\n`, {
     mode: 0o600,
   });
+  chmodSync(envFile(home), 0o600);
 }
 
 /** Parses a `local.env` written by `up` (only `export K=V` lines). */
@@ -124,6 +135,7 @@ async function withStackLock<T>(home: string, body: () => Promise<T>): Promise<T
 async function up(ctx: StackContext): Promise<UpResult> {
   // The sim's nodes get an sshd each (sim/ssh.ts): fresh machines install openssh-server here with the rest.
   ensurePackages([...SERVICES.flatMap((s) => s.requirements), ...SIM_REQUIREMENTS], ctx.log);
+  secureFiles(ctx.home);
   const state = readState(ctx.home);
   const started: string[] = [];
   const reused: string[] = [];
@@ -133,6 +145,7 @@ async function up(ctx: StackContext): Promise<UpResult> {
     SERVICES.map(async (service) => {
       const previous = state.services[service.name];
       if (previous?.pids.every(isAlive) && (await service.healthy(previous).catch(() => false))) {
+        await service.migrate?.(ctx, previous);
         reused.push(service.name);
         return;
       }

@@ -15,6 +15,7 @@ import {
   type NewExport,
   RangeChangedError,
 } from "../../lib/jobs/job-store.ts";
+import { attemptCases } from "./job-store-attempts.contract.ts";
 import { type CrashedCreate, crashCases } from "./job-store-crash.contract.ts";
 import { operatorCases } from "./job-store-operator.contract.ts";
 import { revokeCases } from "./job-store-revoke.contract.ts";
@@ -92,6 +93,7 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreHarn
     operatorCases(() => ({ store, clock }));
     revokeCases(() => ({ store, clock }));
     crashCases(() => ({ store, clock, harness: h }));
+    attemptCases(() => ({ store, clock }));
 
     test("creating an export is idempotent and re-planning duplicates nothing", async () => {
       const p = plan(12);

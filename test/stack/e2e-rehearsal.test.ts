@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DeleteBucketCommand, DeleteObjectsCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
-import mysql from "mysql2/promise";
-import { abortUploads } from "../../controller/finalize/finalize.ts";
-import { s3Client } from "../../lib/aws/s3.ts";
-import { dynamoClient } from "../../lib/dynamo/client.ts";
-import { deleteStateTable } from "../../lib/dynamo/table.ts";
-import { rehearsalMysqlUser } from "../../sim/rehearsal/identity.ts";
 import { runRehearsal } from "../../sim/rehearsal/rehearsal.ts";
 import { formatReport } from "../../sim/rehearsal/report.ts";
-import { mysqlOptions, uniqueName } from "../helpers/env.ts";
+import { uniqueName } from "../helpers/env.ts";
+import { dropRehearsalState } from "../helpers/rehearsal-cleanup.ts";
 import { testSim } from "../helpers/sim.ts";
 
 /**
@@ -32,28 +26,7 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
     pool: `p${id}`.toLowerCase().slice(0, 40),
     exportName: `e2e-${id}`.slice(0, 60),
   };
-  t.after(async () => {
-    const s3 = s3Client();
-    const ddb = dynamoClient();
-    const conn = await mysql.createConnection(mysqlOptions());
-    try {
-      for (const bucket of [names.bucket, names.artifactBucket]) {
-        for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
-          const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key ?? "" }));
-          if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-        }
-        await abortUploads(s3, bucket, "").catch(() => 0);
-        await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
-      }
-      await deleteStateTable(ddb, names.stateTable).catch(() => {});
-      await conn.query(`DROP DATABASE IF EXISTS \`${names.database}\``);
-      await conn.query("DROP USER IF EXISTS ?@'%'", [rehearsalMysqlUser(names)]);
-    } finally {
-      await conn.end();
-      s3.destroy();
-      ddb.destroy();
-    }
-  });
+  t.after(() => dropRehearsalState(names));
 
   const lines: string[] = [];
   const report = await runRehearsal({

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { DeleteItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { FakeClock } from "../../lib/clock.ts";
@@ -52,11 +55,15 @@ test("a newer layout is refused by the CLI, the agent and the controller, with t
     }),
   );
   const env = { SPOTFERRY_STATE_TABLE: t.tableName };
+  const userData = join(mkdtempSync(join(tmpdir(), "spotferry-layout-")), "user-data.sh");
+  writeFileSync(userData, "#!/bin/bash\necho node\n");
   const runs = [
     await cli(["status"], env),
     await cli(["agent", "run", "--pool", "p-layout", "--node-id", "n-1", "--state-table", t.tableName, "--no-imds"], env),
-    await cli(["controller", "run", "--once", "--state-table", t.tableName], env),
+    // Its input must be valid first (nothing is read or written before that): a user-data file instead of a bundle.
+    await cli(["controller", "run", "--once", "--state-table", t.tableName, "--user-data", userData], env),
   ];
+  rmSync(dirname(userData), { recursive: true, force: true });
   for (const r of runs) {
     assert.equal(r.code, 3, r.stderr);
     assert.match(
