@@ -142,7 +142,7 @@ async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
   const seq = lease.chunks + 1;
   const encoder: Encoder = createEncoder(destination.format, run.columns, { compression: destination.compression });
   const key = chunkKey(run.prefix, lease.partition, seq, lease.epoch, encoder.extension);
-  const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, { bucket: destination.bucket });
+  const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, { bucket: destination.bucket, sse: destination.sse });
   const firstKey = ctx.source.keyOf(first[0] as Row);
   let lastKey = firstKey;
   let rows = 0;

@@ -107,6 +107,28 @@ export const sourceSpec = z
 
 export const formatName = z.enum(["parquet", "ndjson", "csv"]);
 
+/**
+ * Server-side encryption of every object an export writes (chunks, manifest, `_SUCCESS`, run sections): SSE-S3
+ * (S3-managed keys) or SSE-KMS under a customer key. The key must be a key ARN in the bucket's region, not an alias:
+ * `spotferry iam policy` grants kms:GenerateDataKey and kms:Decrypt on exactly it, via S3 in its region.
+ */
+export const sseSpec = z.discriminatedUnion(
+  "type",
+  [
+    z.object({ type: z.literal("SSE-S3") }).strict(),
+    z
+      .object({
+        type: z.literal("SSE-KMS"),
+        kmsKeyId: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"),
+      })
+      .strict(),
+  ],
+  { error: 'expected { type: "SSE-S3" } or { type: "SSE-KMS", kmsKeyId: KEY-ARN }' },
+);
+export type SseSpec = z.infer<typeof sseSpec>;
+
 export const destinationSpec = z
   .object({
     bucket: z
@@ -130,6 +152,8 @@ export const destinationSpec = z
       })
       .strict()
       .default({ maxRows: 500_000, maxBytes: 128 * 1024 * 1024 }),
+    /** Absent: objects get the bucket's default encryption. */
+    sse: sseSpec.optional(),
   })
   .strict()
   .superRefine((d, ctx) => {

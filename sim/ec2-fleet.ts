@@ -172,7 +172,38 @@ function capacityMessage(market: Market, c: Candidate): string {
     : `We currently do not have sufficient ${c.type} capacity in the Availability Zone you requested (${c.zone}).`;
 }
 
+/**
+ * ClientTokens EC2 still remembers, per world: a repeated CreateFleet with the same token and the same request answers
+ * what the first call answered (same fleet, same instances, nothing launched); with a different request it is
+ * IdempotentParameterMismatch. EC2 keeps a token for at least 24 hours; so does the sim, on the world's clock.
+ */
+const fleetTokens = new WeakMap<World, Map<string, { request: string; result: CreateFleetResult; at: number }>>();
+export const FLEET_TOKEN_LIFETIME_MS = 24 * 3600_000;
+
+/** The request as compared for idempotency: everything but the token itself and DryRun. */
+const requestKey = (input: CreateFleetRequest) => JSON.stringify({ ...input, ClientToken: undefined, DryRun: undefined });
+
 export function createFleet(w: World, input: CreateFleetRequest): CreateFleetResult {
+  const token = input.ClientToken;
+  if (!token) return launchFleet(w, input);
+  const tokens = fleetTokens.get(w) ?? new Map();
+  fleetTokens.set(w, tokens);
+  const now = w.clock.now();
+  for (const [t, seen] of tokens) if (now - seen.at > FLEET_TOKEN_LIFETIME_MS) tokens.delete(t);
+  const seen = tokens.get(token);
+  if (seen) {
+    if (seen.request !== requestKey(input)) {
+      throw new Ec2Error("IdempotentParameterMismatch", `The client token '${token}' was already used with different parameters.`);
+    }
+    w.events.add("fleet-replayed", { fleetId: seen.result.FleetId, clientToken: token });
+    return structuredClone(seen.result);
+  }
+  const result = launchFleet(w, input);
+  tokens.set(token, { request: requestKey(input), result: structuredClone(result), at: now });
+  return result;
+}
+
+function launchFleet(w: World, input: CreateFleetRequest): CreateFleetResult {
   if (!input.LaunchTemplateConfigs?.length) throw missing("LaunchTemplateConfigs");
   const target = input.TargetCapacitySpecification;
   if (!target || target.TotalTargetCapacity === undefined) throw missing("TargetCapacitySpecification.TotalTargetCapacity");

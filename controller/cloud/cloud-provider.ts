@@ -20,8 +20,11 @@ export interface CloudProvider {
    * Launches up to `count` instances with one instant fleet (EC2 CreateFleet type "instant") from the template, over
    * every override (instance type x subnet), `onDemandCount` of them on-demand and the rest in `market`. Every
    * instance is tagged spotferry:pool, spotferry:generation and (when given) spotferry:export at launch, so nothing it
-   * starts can be orphaned untagged. NOT idempotent: a retry after a lost answer may launch twice; callers rely on
-   * the tags (garbage collection) to find such extras. Pools that fell short are listed in `errors`.
+   * starts can be orphaned untagged. Idempotent only with a `clientToken` (EC2's ClientToken): a repeat with the same
+   * token and the same request answers what the first call answered, launching nothing (EC2 keeps a token for at
+   * least 24 hours), and the same token with a different request throws (IdempotentParameterMismatch in the cause).
+   * Without one, a retry after a lost answer may launch twice and only the tags (garbage collection) find the
+   * extras. Pools that fell short are listed in `errors`.
    */
   launch(request: LaunchRequest): Promise<LaunchResult>;
 
@@ -92,6 +95,11 @@ export interface LaunchRequest {
   allocationStrategy: AllocationStrategy;
   /** Extra instance tags (the pool spec's tags). */
   tags?: Record<string, string>;
+  /**
+   * EC2 ClientToken (at most 64 ASCII characters). Provisioning derives it from a launch it recorded before the call
+   * (controller/reconcilers/launch-intents.ts), so a successor can repeat the call and adopt what it launched.
+   */
+  clientToken?: string;
 }
 
 export interface LaunchedInstance {

@@ -125,6 +125,7 @@ export class Ec2Provider implements CloudProvider {
       out = await this.ec2.send(
         new CreateFleetCommand({
           Type: "instant",
+          ClientToken: req.clientToken,
           LaunchTemplateConfigs: [
             {
               LaunchTemplateSpecification: { LaunchTemplateId: req.template.id, Version: req.template.version },

@@ -239,7 +239,26 @@ export class FakeCloudProvider implements CloudProvider {
     return { id: t.id, name, version: String(number), created: true };
   }
 
+  /** EC2's ClientToken memory: a repeated token answers the first call's result (see CloudProvider.launch). */
+  private readonly tokens = new Map<string, { request: string; result: LaunchResult }>();
+
   async launch(req: LaunchRequest): Promise<LaunchResult> {
+    if (!req.clientToken) return this.launchFleet(req);
+    const request = JSON.stringify({ ...req, clientToken: undefined });
+    const seen = this.tokens.get(req.clientToken);
+    if (seen && seen.request !== request) {
+      const cause = Object.assign(new Error(`The client token '${req.clientToken}' was already used with different parameters.`), {
+        name: "IdempotentParameterMismatch",
+      });
+      throw new Error(`launching ${req.count} instances for pool ${req.pool} (generation ${req.generation})`, { cause });
+    }
+    if (seen) return structuredClone(seen.result);
+    const result = await this.launchFleet(req);
+    this.tokens.set(req.clientToken, { request, result: structuredClone(result) });
+    return result;
+  }
+
+  private async launchFleet(req: LaunchRequest): Promise<LaunchResult> {
     if (req.count <= 0) return { instances: [], errors: [] };
     const version = this.resolveTemplate(req);
     const fleetId = `fleet-${this.w.nextId("f").slice(2)}`;

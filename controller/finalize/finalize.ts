@@ -4,7 +4,6 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
-  PutObjectCommand,
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -21,6 +20,7 @@ import {
   successKey,
 } from "../../lib/output/manifest.ts";
 import { exportPrefix } from "../../lib/output/sink.ts";
+import { putOutputObject } from "../../lib/output/sse.ts";
 
 /**
  * Finalizes an export whose partitions are all DONE: checks every committed object is in S3 with its recorded size,
@@ -109,11 +109,11 @@ export async function finalizeExport(deps: FinalizeDeps, exportId: string): Prom
   }
   const body = JSON.stringify(manifest);
   const mKey = manifestKey(prefix);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: mKey, Body: body, ContentType: "application/json" }));
+  const sse = record.spec.destination.sse;
+  await putOutputObject(s3, { bucket, key: mKey, body, contentType: "application/json", sse });
   const sha256 = createHash("sha256").update(body).digest("hex");
-  await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: successKey(prefix), Body: JSON.stringify({ manifest: mKey, sha256, ...manifest.totals }) }),
-  );
+  const marker = JSON.stringify({ manifest: mKey, sha256, ...manifest.totals });
+  await putOutputObject(s3, { bucket, key: successKey(prefix), body: marker, sse });
   log(`export ${exportId}: manifest s3://${bucket}/${mKey} (${manifest.totals.chunks} objects, ${manifest.totals.rows} rows)`);
 
   const committed = new Set(manifest.partitions.flatMap((p) => p.chunks.map((c) => c.key)));

@@ -8,6 +8,7 @@ import {
   destinations,
   listBucketStatements,
   objectArns,
+  outputKeyStatements,
   passwordStatements,
   stateTableStatements,
 } from "./shared-statements.ts";
@@ -41,6 +42,7 @@ const requireExports = (input: PolicyInput, role: string) => {
  *   multipart uploads (ListMultipartUploads = s3:ListBucketMultipartUploads, which takes no prefix condition).
  * - Agent bundle: HeadObject/PutObject under `spotferry/` of the artifact bucket; the presigned GET nodes fetch the
  *   bundle with is signed by the controller, so it needs s3:GetObject there.
+ * - SSE-KMS destinations: kms:GenerateDataKey and kms:Decrypt on the key via S3 (outputKeyStatements).
  * - EC2, iam:PassRole: see ec2-statements.ts. CloudWatch PutMetricData, only into the settings' namespace.
  * Rare: deleting orphan objects (DeleteObjects = s3:DeleteObject per key), aborting orphan uploads, re-planning
  * (DeleteItem of old partitions), the ConditionCheckItem of `spotferry retry` and schedule runs, creating the state table
@@ -67,6 +69,7 @@ export function controllerPolicy(input: PolicyInput): PolicyDocument {
     { Sid: "ReadWriteExportOutput", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: objectArns(scope, dests) },
     ...listBucketStatements(scope, dests, "ListExportPrefixes"),
     { Sid: "ListOrphanUploads", Effect: "Allow", Action: "s3:ListBucketMultipartUploads", Resource: bucketArns(scope, dests) },
+    ...outputKeyStatements(input.exports),
   ];
   const artifacts = input.settings.artifactBucket;
   if (artifacts) {
@@ -101,7 +104,8 @@ export function controllerPolicy(input: PolicyInput): PolicyDocument {
  * the export record (GetItem), claims from the queue (Query on the GSI, then a TransactWriteItems of UpdateItem plus a
  * ledger PutItem), heartbeats and checkpoints (UpdateItem, PutItem of the chunk record), and uploads chunk objects
  * (lib-storage Upload: PutObject, or CreateMultipartUpload/UploadPart/CompleteMultipartUpload, all s3:PutObject)
- * under `<prefix><export>/data/`. Its bundle comes through a URL the controller presigned, so it needs no S3 read.
+ * under `<prefix><export>/data/`, with the KMS grants of an SSE-KMS destination. Its bundle comes through a URL the
+ * controller presigned, so it needs no S3 read.
  * Rare: aborting the multipart upload of a chunk it abandons (spot notice, lost lease, failure).
  */
 export function nodePolicy(input: PolicyInput): PolicyDocument {
@@ -118,6 +122,7 @@ export function nodePolicy(input: PolicyInput): PolicyDocument {
       indexQuery: true,
     }),
     { Sid: "WriteChunkObjects", Effect: "Allow", Action: "s3:PutObject", Resource: chunks },
+    ...outputKeyStatements(input.exports),
     ...passwordStatements(scope, input.exports),
     { Sid: "RareAbortAbandonedChunkUpload", Effect: "Allow", Action: "s3:AbortMultipartUpload", Resource: chunks },
   ];

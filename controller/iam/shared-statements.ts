@@ -109,3 +109,25 @@ export function passwordStatements(scope: Scope, exports: ExportSpec[]): PolicyS
     });
   return out;
 }
+
+/**
+ * SSE-KMS outputs (destination.sse): S3 asks KMS on the writer's behalf, so the writer needs kms:GenerateDataKey (a
+ * PutObject or CreateMultipartUpload) and kms:Decrypt (each UploadPart and the Complete of a multipart upload, and
+ * any read back) on exactly the key, only via S3 in the key's region. SSE-S3 needs no grant.
+ */
+export function outputKeyStatements(exports: ExportSpec[]): PolicyStatement[] {
+  const keys = new Map<string, string>();
+  for (const e of exports) {
+    const sse = e.destination.sse;
+    if (sse?.type === "SSE-KMS") keys.set(sse.kmsKeyId, `s3.${sse.kmsKeyId.split(":")[3]}.amazonaws.com`);
+  }
+  return [...keys.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, via], i) => ({
+      Sid: keys.size === 1 ? "EncryptExportOutput" : `EncryptExportOutput${i + 1}`,
+      Effect: "Allow" as const,
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: key,
+      Condition: { StringEquals: { "kms:ViaService": via } },
+    }));
+}

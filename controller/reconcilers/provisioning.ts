@@ -1,9 +1,17 @@
 import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import { isoAt } from "../../lib/clock.ts";
 import { digest } from "../../lib/dynamo/keys.ts";
-import { CAPACITY_ERROR_CODES, capacityKey, type LaunchOverride, type LaunchTemplateRef, type Market } from "../cloud/cloud-provider.ts";
+import {
+  CAPACITY_ERROR_CODES,
+  capacityKey,
+  type LaunchOverride,
+  type LaunchResult,
+  type LaunchTemplateRef,
+  type Market,
+} from "../cloud/cloud-provider.ts";
 import type { PoolChange } from "../store/fleet-store.ts";
 import { forEachPool, isoMs, isServing, poolView, poolWork, type ReconcileContext, type ReconcileResult } from "./context.ts";
+import { launchRecorded, repeatOpenLaunch } from "./launch-intents.ts";
 import { changeNode, newNode, terminatedChange } from "./nodes.ts";
 
 /**
@@ -27,6 +35,7 @@ export async function provisioning(ctx: ReconcileContext): Promise<ReconcileResu
 }
 
 async function provisionPool(ctx: ReconcileContext, initial: PoolRecord): Promise<number> {
+  await adoptOpenLaunch(ctx, initial);
   const pool = trackPool(ctx, initial);
   const now = ctx.clock.now();
   const boot = await settleBoots(ctx, initial, now);
@@ -211,7 +220,7 @@ async function launchNodes(
 
 async function launchOne(ctx: ReconcileContext, l: Launching, r: LaunchAsk): Promise<void> {
   const { pool, tally } = l;
-  const result = await ctx.cloud.launch({
+  const { result, seq } = await launchRecorded(ctx, {
     pool: pool.pool,
     generation: pool.generation,
     exportId: l.launchedFor,
@@ -222,12 +231,9 @@ async function launchOne(ctx: ReconcileContext, l: Launching, r: LaunchAsk): Pro
     allocationStrategy: pool.spec.allocationStrategy,
     tags: pool.spec.tags,
   });
-  const prices = r.market === "spot" && result.instances.length ? await spotPriceMap(ctx, pool) : new Map<string, number>();
+  await recordNodes(ctx, pool, { result, launchedFor: l.launchedFor });
+  await ctx.fleet.closeLaunch(pool.pool, seq);
   for (const i of result.instances) {
-    const price = i.market === "spot" ? (prices.get(`${i.instanceType}|${i.zone}`) ?? 0) : (ctx.cloud.onDemandPrice(i.instanceType) ?? 0);
-    // Recorded right after the launch; should the controller die in between, garbage collection finds the
-    // tagged instance without a record and terminates it after a grace period.
-    await ctx.fleet.putNode(newNode(pool, i, price, isoAt(ctx.clock), l.launchedFor));
     tally.launched++;
     if (i.market === "spot") tally.launchedSpot++;
   }
@@ -242,6 +248,28 @@ async function launchOne(ctx: ReconcileContext, l: Launching, r: LaunchAsk): Pro
     `pool ${pool.pool} gen ${pool.generation}: asked ${r.count} ${r.market}, got ${result.instances.length}` +
       (result.errors.length ? `; short: ${result.errors.map((e) => `${e.instanceType}@${e.zone} ${e.code}`).join(", ")}` : ""),
   );
+}
+
+/**
+ * Records a launch's instances as LAUNCHING nodes. Should the controller die before this, the launch is still open
+ * and its successor repeats it (launch-intents.ts) and records them; a node already recorded is left as it is.
+ */
+async function recordNodes(ctx: ReconcileContext, pool: PoolRecord, launch: { result: LaunchResult; launchedFor: string | null }) {
+  const { instances } = launch.result;
+  const prices = instances.some((i) => i.market === "spot") ? await spotPriceMap(ctx, pool) : new Map<string, number>();
+  for (const i of instances) {
+    const price = i.market === "spot" ? (prices.get(`${i.instanceType}|${i.zone}`) ?? 0) : (ctx.cloud.onDemandPrice(i.instanceType) ?? 0);
+    await ctx.fleet.putNode(newNode(pool, i, price, isoAt(ctx.clock), launch.launchedFor));
+  }
+}
+
+/** A launch a previous controller recorded but died before closing: repeated with its token, its instances adopted. */
+async function adoptOpenLaunch(ctx: ReconcileContext, pool: PoolRecord): Promise<void> {
+  const repeated = await repeatOpenLaunch(ctx, pool.pool);
+  if (!repeated) return;
+  await recordNodes(ctx, pool, { result: repeated.result, launchedFor: repeated.request.exportId ?? null });
+  await ctx.fleet.closeLaunch(pool.pool, repeated.seq);
+  ctx.log(`pool ${pool.pool}: adopted ${repeated.result.instances.length} instances of launch ${repeated.seq}`);
 }
 
 /** The launch template version to use, rendering a new one when the spec, generation or bundle URL needs it. */

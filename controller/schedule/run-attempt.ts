@@ -183,7 +183,7 @@ async function commitFinished(tick: TickContext, record: ExportRecord): Promise<
       return { action: "failed", run: failed, message: error };
     }
     const section = runSection(spec, run, dedupeKeyOf(spec, tick.info, record.keyColumns), quality);
-    await writeRunSidecar(deps.s3, spec.destination.bucket, manifest.prefix, section);
+    await writeRunSidecar(deps.s3, spec.destination.bucket, manifest.prefix, section, spec.destination.sse);
   }
   return commit(tick, { rows: manifest.totals.rows, bytes: manifest.totals.bytes, quality, manifestKey: record.manifestKey! });
 }

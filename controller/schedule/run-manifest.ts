@@ -1,7 +1,8 @@
-import { DeleteObjectsCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
-import type { ExportSpec } from "../../config/export-spec.ts";
+import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { ExportSpec, SseSpec } from "../../config/export-spec.ts";
 import type { KeyColumn } from "../../config/records.ts";
 import { column, type TableInfo } from "../../lib/mysql/schema.ts";
+import { putOutputObject } from "../../lib/output/sse.ts";
 import { abortUploads } from "../finalize/finalize.ts";
 import type { QualityResult, RunRecord } from "../store/schedule-store.ts";
 
@@ -50,9 +51,15 @@ export function runSection(spec: ExportSpec, run: RunRecord, dedupeKey: string[]
 }
 
 /** Fleet runs are finalized by the controller, which knows nothing of schedules: the run section goes next to it. */
-export async function writeRunSidecar(s3: S3Client, bucket: string, prefix: string, section: Record<string, unknown>): Promise<string> {
+export async function writeRunSidecar(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  section: Record<string, unknown>,
+  sse?: SseSpec,
+): Promise<string> {
   const key = `${prefix}_run.json`;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(section), ContentType: "application/json" }));
+  await putOutputObject(s3, { bucket, key, body: JSON.stringify(section), contentType: "application/json", sse });
   return key;
 }
 

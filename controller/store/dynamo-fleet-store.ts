@@ -12,7 +12,10 @@ import {
   type StoreStats,
 } from "../../lib/dynamo/access.ts";
 import { GSI1, type Item, iso, LEADER_PK, META, nodeSk, POOLS_KEY, poolPk } from "../../lib/dynamo/keys.ts";
-import type { FleetStore, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
+import type { FleetStore, LaunchIntent, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
+
+/** Sort key of a pool's launch record (next to its META and NODE# items). */
+const LAUNCH_SK = "LAUNCH";
 
 export interface DynamoFleetStoreDeps {
   client: DynamoDBClient;
@@ -245,5 +248,48 @@ export class DynamoFleetStore implements FleetStore {
   async getLeader(): Promise<LeaderLease | null> {
     const item = await getItem(this.ctx, { pk: LEADER_PK, sk: META }, "reading the controller leader lease");
     return item ? { owner: String(item.owner), expiresAt: Number(item.expiresAt), term: Number(item.term) } : null;
+  }
+
+  async openLaunch(intent: Omit<LaunchIntent, "open">): Promise<boolean> {
+    const first = intent.seq === 1;
+    return conditionalPut(
+      this.ctx,
+      {
+        Item: { pk: poolPk(intent.pool), sk: LAUNCH_SK, type: "LAUNCH", ...intent, open: true },
+        ConditionExpression: first ? "attribute_not_exists(pk)" : "#seq = :prev AND #open = :closed",
+        ExpressionAttributeNames: first ? undefined : { "#seq": "seq", "#open": "open" },
+        ExpressionAttributeValues: first ? undefined : { ":prev": intent.seq - 1, ":closed": false },
+      },
+      `recording launch ${intent.seq} of pool ${intent.pool}`,
+    );
+  }
+
+  async getLaunch(pool: string): Promise<LaunchIntent | null> {
+    const item = await getItem(this.ctx, { pk: poolPk(pool), sk: LAUNCH_SK }, `reading the last launch of pool ${pool}`);
+    if (!item) return null;
+    const { seq, clientToken, request, startedAt, open } = item;
+    return {
+      pool,
+      seq: Number(seq),
+      clientToken: String(clientToken),
+      request: String(request),
+      startedAt: String(startedAt),
+      open: open === true,
+    };
+  }
+
+  async closeLaunch(pool: string, seq: number): Promise<void> {
+    await conditionalUpdate(
+      this.ctx,
+      {
+        Key: { pk: poolPk(pool), sk: LAUNCH_SK },
+        UpdateExpression: "SET #open = :closed",
+        ConditionExpression: "#seq = :seq",
+        ExpressionAttributeNames: { "#open": "open", "#seq": "seq" },
+        ExpressionAttributeValues: { ":closed": false, ":seq": seq },
+        ReturnValues: "NONE",
+      },
+      `closing launch ${seq} of pool ${pool}`,
+    );
   }
 }

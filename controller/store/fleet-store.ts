@@ -95,6 +95,35 @@ export interface FleetStore {
 
   /** Who holds the lease now or held it last (expired or released: expiresAt 0); null when nobody ever did. */
   getLeader(): Promise<LeaderLease | null>;
+
+  /**
+   * Records the pool's launch number `intent.seq`, open, before its CreateFleet is sent (item POOL#<name>/LAUNCH):
+   * only when the last launch recorded is `seq - 1` and closed, or none is and `seq` is 1; false otherwise (someone
+   * else launched, or a launch is still open and must be repeated first). The pool itself need not exist.
+   */
+  openLaunch(intent: Omit<LaunchIntent, "open">): Promise<boolean>;
+
+  /** The pool's last recorded launch (open or closed), or null when it never launched. */
+  getLaunch(pool: string): Promise<LaunchIntent | null>;
+
+  /** Closes launch `seq` once its nodes are recorded; a no-op when the pool's last launch is another one. */
+  closeLaunch(pool: string, seq: number): Promise<void>;
+}
+
+/**
+ * One CreateFleet as recorded before it was sent, so that a controller that died before recording its nodes is
+ * followed by one that repeats the very same call (same ClientToken, same request) and adopts what it launched.
+ */
+export interface LaunchIntent {
+  pool: string;
+  /** The pool's launches so far, this one included: 1, 2, ... */
+  seq: number;
+  clientToken: string;
+  /** The CloudProvider LaunchRequest as JSON, repeated verbatim. */
+  request: string;
+  startedAt: string;
+  /** True until the launch's nodes are recorded. */
+  open: boolean;
 }
 
 export type PoolChange = Partial<

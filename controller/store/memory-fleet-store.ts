@@ -1,7 +1,7 @@
 import type { PoolSpec } from "../../config/pool-spec.ts";
 import { type NodeRecord, nodeRecord, type PoolRecord, poolRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
-import type { FleetStore, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
+import type { FleetStore, LaunchIntent, LeaderLease, NodeChange, PoolChange, PoolCounters } from "./fleet-store.ts";
 import { byteOrder, copy } from "./memory-items.ts";
 
 export interface MemoryFleetStoreOptions {
@@ -21,6 +21,7 @@ export class MemoryFleetStore implements FleetStore {
   private readonly pools = new Map<string, Stored>();
   private readonly nodes = new Map<string, Map<string, Stored>>();
   private leader: LeaderLease | null = null;
+  private readonly launches = new Map<string, LaunchIntent>();
 
   constructor(options: MemoryFleetStoreOptions) {
     this.clock = options.clock;
@@ -124,5 +125,22 @@ export class MemoryFleetStore implements FleetStore {
 
   async getLeader(): Promise<LeaderLease | null> {
     return this.leader && { ...this.leader };
+  }
+
+  async openLaunch(intent: Omit<LaunchIntent, "open">): Promise<boolean> {
+    const last = this.launches.get(intent.pool);
+    const follows = last ? last.seq === intent.seq - 1 && !last.open : intent.seq === 1;
+    if (follows) this.launches.set(intent.pool, { ...intent, open: true });
+    return follows;
+  }
+
+  async getLaunch(pool: string): Promise<LaunchIntent | null> {
+    const last = this.launches.get(pool);
+    return last ? { ...last } : null;
+  }
+
+  async closeLaunch(pool: string, seq: number): Promise<void> {
+    const last = this.launches.get(pool);
+    if (last?.seq === seq) last.open = false;
   }
 }

@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { SseSpec } from "../../config/export-spec.ts";
+import { sseParams } from "./sse.ts";
 
 /**
  * Writes one chunk object to S3 as a multipart upload fed by the encoder's output stream. Memory is bounded by
@@ -20,6 +22,8 @@ export interface SinkOptions {
   bucket: string;
   partSize?: number;
   queueSize?: number;
+  /** destination.sse: sent on the upload's CreateMultipartUpload (or its single PutObject). */
+  sse?: SseSpec;
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -38,7 +42,7 @@ export function startChunkUpload(s3: S3Client, key: string, body: Readable, cont
   body.pipe(hashing);
   const upload = new Upload({
     client: s3,
-    params: { Bucket: opts.bucket, Key: key, Body: hashing, ContentType: contentType },
+    params: { Bucket: opts.bucket, Key: key, Body: hashing, ContentType: contentType, ...sseParams(opts.sse) },
     partSize: Math.max(MIN_PART_SIZE, opts.partSize ?? 8 * 1024 * 1024),
     queueSize: opts.queueSize ?? 2,
     leavePartsOnError: false,

@@ -6,7 +6,8 @@ import type { AuthorizationRequest } from "../../lib/iam/policy-document.ts";
  * ListObjectsV2 and HeadBucket are s3:ListBucket, DeleteObjects is s3:DeleteObject per key of its XML body, CopyObject
  * and UploadPartCopy also need s3:GetObject on the source. Object ARNs are `arn:aws:s3:::bucket/key`, bucket ARNs
  * `arn:aws:s3:::bucket`. The S3 condition keys the front door can know (s3:prefix, s3:delimiter, s3:max-keys for
- * listings; s3:x-amz-copy-source) ride in the request context.
+ * listings; s3:x-amz-copy-source; s3:x-amz-server-side-encryption and its -aws-kms-key-id on writes) ride in the
+ * request context.
  */
 export interface S3Call {
   method: string;
@@ -114,6 +115,16 @@ function copySourceArn(source: string): string {
   return `arn:aws:s3:::${path}`;
 }
 
+/** The SSE condition keys S3 evaluates on PutObject and CreateMultipartUpload, from their request headers. */
+function sseContext(headers: S3Call["headers"]): Record<string, string> | undefined {
+  const context: Record<string, string> = {};
+  for (const h of ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id"]) {
+    const v = headers[h];
+    if (typeof v === "string") context[`s3:${h}`] = v;
+  }
+  return Object.keys(context).length ? context : undefined;
+}
+
 function objectCall(call: S3Call, bucket: string, key: string): MappedCall {
   const { method, query } = call;
   const arn = objectArn(bucket, key);
@@ -124,14 +135,18 @@ function objectCall(call: S3Call, bucket: string, key: string): MappedCall {
     if (query.has("tagging")) return one("PutObjectTagging", "s3:PutObjectTagging");
     if (query.has("acl")) return one("PutObjectAcl", "s3:PutObjectAcl");
     const api = query.has("uploadId") ? (source ? "UploadPartCopy" : "UploadPart") : source ? "CopyObject" : "PutObject";
+    const context = { ...sseContext(call.headers), ...(source ? { "s3:x-amz-copy-source": source } : {}) };
     const requests: AuthorizationRequest[] = [
-      { action: "s3:PutObject", resource: arn, ...(source ? { context: { "s3:x-amz-copy-source": source } } : {}) },
+      { action: "s3:PutObject", resource: arn, ...(Object.keys(context).length ? { context } : {}) },
     ];
     if (source) requests.push({ action: "s3:GetObject", resource: copySourceArn(source) });
     return { api, requests };
   }
   if (method === "POST") {
-    if (query.has("uploads")) return one("CreateMultipartUpload", "s3:PutObject");
+    if (query.has("uploads")) {
+      const context = sseContext(call.headers);
+      return { api: "CreateMultipartUpload", requests: [{ action: "s3:PutObject", resource: arn, ...(context ? { context } : {}) }] };
+    }
     if (query.has("uploadId")) return one("CompleteMultipartUpload", "s3:PutObject");
     if (query.has("restore")) return one("RestoreObject", "s3:RestoreObject");
     return one("PostObject", "s3:PutObject");

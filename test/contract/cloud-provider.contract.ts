@@ -222,6 +222,23 @@ export function cloudProviderContract(name: string, open: (t: TestContext) => Pr
       assert.deepEqual(await cloud.launch(request(ref, { count: 0 })), { instances: [], errors: [] });
     });
 
+    test("launch with a clientToken is idempotent: the same request answers the same instances, another one throws", async (t) => {
+      const { cloud } = await open(t);
+      const ref = await template(cloud);
+      const ask = request(ref, { count: 2, clientToken: `contract-token-${++seq}` });
+      const first = await cloud.launch(ask);
+      assert.equal(first.instances.length, 2);
+      const again = await cloud.launch({ ...ask });
+      assert.deepEqual(again.instances.map((i) => i.instanceId).sort(), first.instances.map((i) => i.instanceId).sort());
+      assert.equal((await byId(cloud)).size, 2, "the repeat launched nothing");
+      await assert.rejects(cloud.launch({ ...ask, count: 3 }), (err: Error) => {
+        assert.equal((err.cause as Error | undefined)?.name, "IdempotentParameterMismatch");
+        return true;
+      });
+      const other = await cloud.launch({ ...ask, clientToken: `contract-token-${++seq}` });
+      assert.equal(other.instances.length, 2, "a new token is a new launch");
+    });
+
     test(SAME_POOL_MARKETS, { todo: options.knownGaps?.[SAME_POOL_MARKETS] }, async (t) => {
       const { cloud } = await open(t);
       const ref = await template(cloud);

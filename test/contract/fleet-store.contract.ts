@@ -292,5 +292,31 @@ export function fleetStoreContract(name: string, openBackend: (options: { clock:
       assert.equal(second[0]?.term, 2);
       assert.deepEqual(await store.getLeader(), second[0]);
     });
+
+    test("launch records: numbered in sequence, one open at a time, closed only by their own number", async (t) => {
+      const { store } = await open(t);
+      const name = `launches-${crypto.randomUUID().slice(0, 8)}`;
+      const intent = (seq: number) => ({
+        pool: name,
+        seq,
+        clientToken: `tok-${seq}`,
+        request: `{"count":${seq}}`,
+        startedAt: "2026-01-01T00:00:00.000Z",
+      });
+      assert.equal(await store.getLaunch(name), null);
+      assert.equal(await store.openLaunch(intent(2)), false, "the first launch is number 1");
+      assert.equal(await store.openLaunch(intent(1)), true);
+      assert.deepEqual(await store.getLaunch(name), { ...intent(1), open: true });
+      assert.equal(await store.openLaunch(intent(2)), false, "launch 1 is still open");
+      assert.equal(await store.openLaunch(intent(1)), false, "launch 1 is recorded already");
+      await store.closeLaunch(name, 7);
+      assert.equal((await store.getLaunch(name))?.open, true, "closing another number is a no-op");
+      await store.closeLaunch(name, 1);
+      assert.deepEqual(await store.getLaunch(name), { ...intent(1), open: false });
+      const racing = await Promise.all([store.openLaunch(intent(2)), store.openLaunch({ ...intent(2), clientToken: "other" })]);
+      assert.equal(racing.filter(Boolean).length, 1, "of two racing for launch 2, one records it");
+      assert.equal((await store.getLaunch(name))?.seq, 2);
+      await store.closeLaunch(`${name}-none`, 1);
+    });
   });
 }

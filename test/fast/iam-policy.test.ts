@@ -154,6 +154,36 @@ describe("nodePolicy", () => {
   });
 });
 
+describe("SSE-KMS destinations", () => {
+  const key = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4e5f-8a9b-0123456789ab";
+  const withSse = (sse: unknown, name: string, prefix: string) =>
+    exportSpec.parse({
+      kind: "Export",
+      name,
+      pool: "etl",
+      source: { user: "u", database: "d", table: "t" },
+      destination: { bucket: "exports-bucket", prefix, sse },
+    });
+  const exports = [withSse({ type: "SSE-KMS", kmsKeyId: key }, "kms", "kms/"), withSse({ type: "SSE-S3" }, "s3", "s3/")];
+  const expected = {
+    Sid: "EncryptExportOutput",
+    Effect: "Allow",
+    Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+    Resource: key,
+    Condition: { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } },
+  };
+
+  test("nodes (chunk uploads) and the controller (manifest, _SUCCESS, reads) may use exactly the key, via S3 in its region", () => {
+    assert.deepEqual(bySid(nodePolicy(input({ exports })), "EncryptExportOutput"), expected);
+    assert.deepEqual(bySid(controllerPolicy(input({ exports })), "EncryptExportOutput"), expected);
+  });
+
+  test("SSE-S3 and unencrypted destinations get no KMS grant", () => {
+    const plain = input({ exports: [exports[1]!, exportOf({})] });
+    for (const doc of [nodePolicy(plain), controllerPolicy(plain)]) assert.ok(!actionsOf(doc).some((a) => a.startsWith("kms:")));
+  });
+});
+
 describe("spotferry iam policy", () => {
   const dir = mkdtempSync(join(tmpdir(), "spotferry-iam-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
