@@ -10,6 +10,7 @@ import { systemClock } from "../../lib/clock.ts";
 import type { Lease } from "../../lib/jobs/job-store.ts";
 import { MemoryJobStore } from "../../lib/jobs/memory-job-store.ts";
 import { plan } from "../contract/job-store.contract.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // The local run's one path, without a service: the controller's reconcilers over in-memory stores and a
 // LocalCloudProvider whose "agents" are a script that only announces itself. The test claims for them (a real lease
@@ -34,14 +35,8 @@ const announced = () =>
   readdirSync(join(dir, "pids"))
     .map((f) => ({ node: f.replace(/\.pid$/, ""), pid: Number(readFileSync(join(dir, "pids", f), "utf8")) }))
     .filter((a) => Number.isInteger(a.pid) && a.pid > 0);
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (let k = 0; k < 300; k++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+// Bounded only so a broken run ends with a message before the runner's own timeout.
+const UNTIL_READY_MS = 60_000;
 
 test("a killed local agent's lease is revoked by the interruption reconciler and provisioning replaces it", async () => {
   const jobs = new MemoryJobStore({ clock: systemClock });
@@ -65,12 +60,12 @@ test("a killed local agent's lease is revoked by the interruption reconciler and
     env: { ...process.env, ANNOUNCE_DIR: join(dir, "pids") },
   });
 
-  const { node: first, pid } = await waitFor("the first agent", () => announced()[0]);
+  const { node: first, pid } = await waitFor("the first agent", () => announced()[0], UNTIL_READY_MS);
   const lease = await jobs.claim({ pool: claimPool, owner: first, leaseMs: 60_000 });
   assert.ok(lease, "the agent's pool is the spec's: its partitions are claimable under the node's id");
   process.kill(pid, "SIGKILL");
 
-  const second = await waitFor("the replacement", () => announced().find((a) => a.node !== first)?.node);
+  const second = await waitFor("the replacement", () => announced().find((a) => a.node !== first)?.node, UNTIL_READY_MS);
   const events = (await jobs.listEvents(input.exportId, lease.partition)).items;
   const revoked = events.find((e) => e.kind === "revoked");
   assert.equal(revoked?.formerOwner, first, "the controller took the lease back before the replacement came");

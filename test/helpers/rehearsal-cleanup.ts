@@ -6,7 +6,21 @@ import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { deleteStateTable } from "../../lib/dynamo/table.ts";
 import { rehearsalMysqlUser } from "../../sim/rehearsal/identity.ts";
 import type { RehearsalNames } from "../../sim/rehearsal/setup.ts";
-import { mysqlOptions } from "./env.ts";
+import { mysqlOptions, uniqueName } from "./env.ts";
+
+/** Names a test's rehearsal (or chaos run) owns alone: its database, state table, buckets, pool and export. */
+export function rehearsalTestNames(prefix: string): RehearsalNames {
+  const id = uniqueName(prefix).replace(/-/g, "");
+  return {
+    database: `sf_${id}`,
+    table: "call_log",
+    stateTable: `t-${id}`,
+    bucket: `b-${id}`.toLowerCase(),
+    artifactBucket: `a-${id}`.toLowerCase(),
+    pool: `p${id}`.toLowerCase().slice(0, 40),
+    exportName: `${prefix}-${id}`.slice(0, 50),
+  };
+}
 
 /** Removes everything a rehearsal (or a chaos run) made on the stack: both buckets, the state table, the database, its user. */
 export async function dropRehearsalState(names: RehearsalNames): Promise<void> {

@@ -7,8 +7,7 @@ import { formatChaosReport } from "../../sim/chaos/report.ts";
 import { chaosControllerSettings, runChaos } from "../../sim/chaos/run.ts";
 import { FAULT_KINDS, planSchedule } from "../../sim/chaos/schedule.ts";
 import type { RehearsalNames } from "../../sim/rehearsal/setup.ts";
-import { uniqueName } from "../helpers/env.ts";
-import { dropRehearsalState } from "../helpers/rehearsal-cleanup.ts";
+import { dropRehearsalState, rehearsalTestNames } from "../helpers/rehearsal-cleanup.ts";
 import { testSim } from "../helpers/sim.ts";
 
 /**
@@ -32,16 +31,7 @@ test("chaos: faults of every kind during a fleet export lose, duplicate and leav
   const { sim } = await testSim(t, { timeScale: 0.1 });
   const bad = await fetch(`${sim.url}/_sim/outage`, { method: "POST", body: JSON.stringify({ service: "ec2", seconds: 1 }) });
   assert.equal(bad.status, 400, "an outage of a service without a front door is refused");
-  const id = uniqueName("chaos").replace(/-/g, "");
-  const names = {
-    database: `sf_${id}`,
-    table: "call_log",
-    stateTable: `t-${id}`,
-    bucket: `b-${id}`.toLowerCase(),
-    artifactBucket: `a-${id}`.toLowerCase(),
-    pool: `p${id}`.toLowerCase().slice(0, 40),
-    exportName: `chaos-${id}`.slice(0, 50),
-  };
+  const names = rehearsalTestNames("chaos");
   const logDir = mkdtempSync(join(tmpdir(), "spotferry-chaos-"));
   t.after(() => cleanUp(names, logDir));
 

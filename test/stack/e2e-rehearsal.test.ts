@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runRehearsal } from "../../sim/rehearsal/rehearsal.ts";
 import { formatReport } from "../../sim/rehearsal/report.ts";
-import { uniqueName } from "../helpers/env.ts";
-import { dropRehearsalState } from "../helpers/rehearsal-cleanup.ts";
+import { dropRehearsalState, rehearsalTestNames } from "../helpers/rehearsal-cleanup.ts";
 import { testSim } from "../helpers/sim.ts";
 
 /**
@@ -16,16 +15,7 @@ import { testSim } from "../helpers/sim.ts";
 test("rehearsal: interruptions, a kill, a rotation and a controller crash lose and duplicate nothing", { timeout: 240_000 }, async (t) => {
   // Sim time x0.1: boot 0.5 s, spot notice 12 s, hazard tick 3 s. Each node gets its sshd, for `spotferry logs`.
   const { sim } = await testSim(t, { timeScale: 0.1 });
-  const id = uniqueName("e2e").replace(/-/g, "");
-  const names = {
-    database: `sf_${id}`,
-    table: "call_log",
-    stateTable: `t-${id}`,
-    bucket: `b-${id}`.toLowerCase(),
-    artifactBucket: `a-${id}`.toLowerCase(),
-    pool: `p${id}`.toLowerCase().slice(0, 40),
-    exportName: `e2e-${id}`.slice(0, 60),
-  };
+  const names = rehearsalTestNames("e2e");
   t.after(() => dropRehearsalState(names));
 
   const lines: string[] = [];
