@@ -1,9 +1,10 @@
 /**
  * bootstrap/: what turns an EC2 instance into a spotferry node, and how operators reach it. See README.md.
- *   user-data.ts        renderUserData: the cloud-init shell script (install Node, fetch + verify the bundle, run the agent)
+ *   user-data.ts        renderUserData: the cloud-init shell script (fetch + verify Node and the bundle, run the agent)
  *   launch-template.ts  renderLaunchTemplateData: image, role, security groups, IMDSv2 only, tags
  *   bundle.ts           buildAgentBundle / publishAgentBundle / presignBundle: the agent as one tar.gz in S3
- *   tar.ts              deterministic tar.gz writer (content addressing needs identical bytes)
+ *   runtime.ts          loadNodeRuntime / publishNodeRuntime: the pinned Node binary per architecture, next to the bundle in S3
+ *   tar.ts              deterministic tar.gz writer and reader (content addressing needs identical bytes)
  *   host-keys.ts        trustedHostKey: a node's SSH host key fingerprint from its console (GetConsoleOutput)
  *   ssh.ts              NodeSession / runOnNode: verified SSH, commands, the agent's log
  */
@@ -18,6 +19,15 @@ export {
 } from "./bundle.ts";
 export { parseHostKeyFingerprints, type TrustedHostKey, trustedHostKey } from "./host-keys.ts";
 export { GENERATION_TAG, type LaunchTemplateOptions, MANAGED_TAG, POOL_TAG, renderLaunchTemplateData } from "./launch-template.ts";
+export {
+  loadNodeRuntime,
+  type NodeArchitecture,
+  type NodeRuntime,
+  type PublishedRuntime,
+  publishNodeRuntime,
+  runtimeKey,
+  runtimePackage,
+} from "./runtime.ts";
 export {
   AGENT_LOG_COMMAND,
   type ExecResult,

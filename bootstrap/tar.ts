@@ -3,10 +3,10 @@
  * the bundle is published content-addressed, so the same inputs must give the same bytes (mtime 0, uid/gid 0, sorted
  * names, gzip without a timestamp). GNU tar and busybox tar on the nodes read it.
  */
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 
 export interface TarFile {
-  /** A plain file name (no folders): the archive is extracted into the install directory. */
+  /** A relative path (the bundle's are plain names: the archive is extracted into the install directory). */
   name: string;
   data: Buffer;
   mode?: number;
@@ -20,7 +20,8 @@ function octal(value: number, width: number): string {
 }
 
 function header(file: TarFile): Buffer {
-  if (!/^[A-Za-z0-9._-]{1,99}$/.test(file.name)) throw new Error(`tar: unsupported file name ${JSON.stringify(file.name)}`);
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(file.name) || file.name.length > 99 || file.name.split("/").includes(".."))
+    throw new Error(`tar: unsupported file name ${JSON.stringify(file.name)}`);
   const h = Buffer.alloc(BLOCK);
   h.write(file.name, 0, "utf8");
   h.write(octal(file.mode ?? 0o644, 8), 100);
@@ -38,8 +39,8 @@ function header(file: TarFile): Buffer {
   return h;
 }
 
-/** The gzip-compressed tar of `files`, sorted by name. */
-export function tarGz(files: TarFile[]): Buffer {
+/** The gzip-compressed tar of `files`, sorted by name (gzip level 9 unless told: the Node runtime is built at 6). */
+export function tarGz(files: TarFile[], opts: { level?: number } = {}): Buffer {
   const parts: Buffer[] = [];
   for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     parts.push(header(f), f.data);
@@ -47,5 +48,31 @@ export function tarGz(files: TarFile[]): Buffer {
     if (pad) parts.push(Buffer.alloc(pad));
   }
   parts.push(Buffer.alloc(BLOCK * 2)); // end-of-archive marker
-  return gzipSync(Buffer.concat(parts), { level: 9 });
+  return gzipSync(Buffer.concat(parts), { level: opts.level ?? 9 });
+}
+
+/**
+ * The regular files of a gzip-compressed tar (ustar, GNU or pax), by their full path. Only for archives whose digest
+ * was checked first (the registry's Node package): it trusts sizes, and skips links, folders and pax headers.
+ */
+export function readTarGz(archive: Buffer): Map<string, Buffer> {
+  const tar = gunzipSync(archive);
+  const files = new Map<string, Buffer>();
+  for (let at = 0; at + BLOCK <= tar.length; ) {
+    const h = tar.subarray(at, at + BLOCK);
+    if (h.every((b) => b === 0)) break;
+    const field = (from: number, len: number) =>
+      h
+        .subarray(from, from + len)
+        .toString("utf8")
+        .replace(/\0.*$/s, "");
+    const size = Number.parseInt(field(124, 12).trim() || "0", 8);
+    const type = field(156, 1) || "0";
+    const prefix = field(345, 155);
+    const name = prefix ? `${prefix}/${field(0, 100)}` : field(0, 100);
+    at += BLOCK;
+    if (type === "0") files.set(name, Buffer.from(tar.subarray(at, at + size)));
+    at += Math.ceil(size / BLOCK) * BLOCK;
+  }
+  return files;
 }

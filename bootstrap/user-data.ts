@@ -1,18 +1,14 @@
 /**
  * The user-data that turns a fresh instance (Amazon Linux 2023 or Ubuntu, cloud-init, root) into a node: print the SSH
- * host key fingerprints, install Node if missing, fetch the agent bundle through a presigned URL and verify its SHA-256,
+ * host key fingerprints, fetch the Node runtime and the agent bundle through presigned URLs and verify their SHA-256,
  * write the agent's settings, then run it under systemd, or in the foreground with exec where there is no systemd.
  * The sim runs this same script (sim/processes.ts) and marks that by setting SPOTFERRY_NODE_DIR to the instance's
- * folder: then the node keeps its files there and never touches systemd or the package manager of the host.
+ * folder: then the node keeps its files there and never touches systemd. Nothing comes from anywhere but S3.
  */
 import { z } from "zod";
 
 /** EC2 rejects user-data over 16 KiB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
-/** The Node major nodes run: the same as package.json's `engines`, the bundle's esbuild target and the CLI's runtime. */
-export const NODE_MAJOR = 24;
-/** The Node release installed from nodejs.org when the distribution has no Node 24 (checked against SHASUMS256.txt). */
-export const FALLBACK_NODE_VERSION = "24.22.3";
 export const AGENT_SERVICE = "spotferry-agent";
 
 /** Bash single-quoting: safe for any string (a `'` becomes `'\''`); refuses NUL, which no shell word can hold. */
@@ -28,16 +24,19 @@ const envValue = /^[^\s'"\\$`%\p{Cc}]*$/u;
 // Secrets never go into user-data (readable through IMDS by every process on the node, and kept by EC2).
 const secretName = /SECRET|PASSWORD|TOKEN|CREDENTIAL|PRIVATE/i;
 
+const httpUrl = z
+  .string()
+  .url()
+  .regex(/^https?:\/\/[^\s'"\\`]+$/, "must be an http(s) URL without quotes or spaces");
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
+
 export const nodeBootstrapInput = z
   .object({
     pool: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a pool name (lowercase letters, digits, hyphens)"),
     stateTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name"),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region like "us-east-1"'),
-    bundleUrl: z
-      .string()
-      .url()
-      .regex(/^https?:\/\/[^\s'"\\`]+$/, "must be an http(s) URL without quotes or spaces"),
-    bundleSha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
+    bundleUrl: httpUrl,
+    bundleSha256: sha256Hex,
     env: z
       .record(z.string(), z.string().regex(envValue, "must not contain quotes, backslashes, $, %, whitespace or control characters"))
       .default({})
@@ -50,10 +49,15 @@ export const nodeBootstrapInput = z
         }
       }),
     agentFlags: z.array(z.string().regex(plainWord, "must be a plain word (letters, digits and ._:/=,@+-)")).default([]),
-    nodeVersion: z
-      .string()
-      .regex(/^\d+\.\d+\.\d+$/)
-      .default(FALLBACK_NODE_VERSION),
+    /** The Node runtime (bootstrap/runtime.ts), fetched like the bundle: URL, the binary's SHA-256, its architecture. */
+    runtime: z
+      .object({
+        url: httpUrl,
+        sha256: sha256Hex,
+        architecture: z.enum(["x86_64", "arm64"]),
+        version: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a Node version like 24.22.3"),
+      })
+      .strict(),
   })
   .strict();
 
@@ -76,7 +80,10 @@ export function renderUserData(input: NodeBootstrapInput): string {
       `POOL=${shq(v.pool)}`,
       `BUNDLE_URL=${shq(v.bundleUrl)}`,
       `BUNDLE_SHA256=${shq(v.bundleSha256)}`,
-      `NODE_VERSION=${shq(v.nodeVersion)}`,
+      `RUNTIME_URL=${shq(v.runtime.url)}`,
+      `RUNTIME_SHA256=${shq(v.runtime.sha256)}`,
+      `RUNTIME_ARCH=${shq(v.runtime.architecture)}`,
+      `NODE_VERSION=${shq(v.runtime.version)}`,
       `AGENT_FLAGS=(${v.agentFlags.map(shq).join(" ")})`,
       `SETTINGS_JSON=${shq(settings)}`,
       `AGENT_ENV=${shq(env)}`,
@@ -100,11 +107,11 @@ say() { echo "spotferry-bootstrap: $*"; }
 die() { echo "spotferry-bootstrap: ERROR: $*" >&2; exit 1; }
 
 # A real node keeps its files under /opt/spotferry and runs the agent under systemd. SPOTFERRY_NODE_DIR (set by the
-# sim) means a process-level node: files in that folder, agent in the foreground, no package installs.
+# sim) means a process-level node: files in that folder, agent in the foreground.
 if [ -n "\${SPOTFERRY_NODE_DIR:-}" ]; then
-  SF_DIR="$SPOTFERRY_NODE_DIR/spotferry"; USE_SYSTEMD=0; MAY_INSTALL=0
+  SF_DIR="$SPOTFERRY_NODE_DIR/spotferry"; USE_SYSTEMD=0
 else
-  SF_DIR=/opt/spotferry; MAY_INSTALL=1
+  SF_DIR=/opt/spotferry
   if [ -d /run/systemd/system ]; then USE_SYSTEMD=1; else USE_SYSTEMD=0; fi
 fi
 
@@ -121,36 +128,30 @@ print_host_keys() {
 }
 print_host_keys
 
-# Node ${NODE_MAJOR} as NODE_BIN: the one on PATH, AL2023's namespaced node-NN, or an official build under /usr/local.
-node_ok() { "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) === ${NODE_MAJOR} ? 0 : 1)' >/dev/null 2>&1; }
-find_node() {
-  local c
-  for c in node node-${NODE_MAJOR} /usr/local/bin/node; do
-    if command -v "$c" >/dev/null 2>&1 && node_ok "$c"; then NODE_BIN=$(command -v "$c"); return 0; fi
-  done
-  return 1
-}
-install_node_tarball() {
-  local arch name base tmp
-  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) die "no Node.js build for $(uname -m)" ;; esac
-  name="node-v$NODE_VERSION-linux-$arch.tar.gz"; base="https://nodejs.org/dist/v$NODE_VERSION"; tmp=$(mktemp -d)
-  curl -fsSL --retry 5 --retry-all-errors --connect-timeout 10 -o "$tmp/$name" "$base/$name"
-  curl -fsSL --retry 5 --retry-all-errors --connect-timeout 10 -o "$tmp/SHASUMS256.txt" "$base/SHASUMS256.txt"
-  (cd "$tmp" && grep " $name\\$" SHASUMS256.txt | sha256sum -c --status -) || die "Node.js $NODE_VERSION does not match its SHASUMS256.txt"
-  tar -xzf "$tmp/$name" -C /usr/local --strip-components=1 --no-same-owner
-  rm -rf "$tmp"
-}
-if ! find_node; then
-  [ "$MAY_INSTALL" = 1 ] || die "no Node.js ${NODE_MAJOR} on PATH"
-  . /etc/os-release 2>/dev/null || true
-  say "installing Node.js (\${ID:-unknown} \${VERSION_ID:-})"
-  case "\${ID:-}" in
-    amzn) dnf install -y -q nodejs${NODE_MAJOR} || true ;;
-    ubuntu | debian) (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs) || true ;;
-  esac
-  find_node || install_node_tarball
-  find_node || die "Node.js ${NODE_MAJOR} could not be installed"
+# The Node runtime from the artifact bucket, like the bundle: the node needs S3 alone (no package manager, no internet).
+# The digest checked is the extracted binary's; an earlier boot's verified copy is reused.
+case "$(uname -m)" in x86_64) ARCH=x86_64 ;; aarch64 | arm64) ARCH=arm64 ;; *) ARCH=$(uname -m) ;; esac
+[ "$ARCH" = "$RUNTIME_ARCH" ] ||
+  die "this instance is $ARCH but the pool's Node runtime is for $RUNTIME_ARCH: set the pool's architecture to match its image"
+RUNTIME="$SF_DIR/runtime/$RUNTIME_SHA256"
+NODE_BIN="$RUNTIME/bin/node"
+mkdir -p "$SF_DIR/runtime"
+if [ ! -x "$NODE_BIN" ] || [ "$(sha256sum "$NODE_BIN" | cut -d' ' -f1)" != "$RUNTIME_SHA256" ]; then
+  say "fetching Node.js $NODE_VERSION ($RUNTIME_ARCH) $RUNTIME_SHA256"
+  rm -rf "$RUNTIME.tmp" && mkdir -p "$RUNTIME.tmp/bin"
+  curl -fsS --retry 8 --retry-delay 2 --retry-all-errors --connect-timeout 10 --max-time 900 -o "$RUNTIME.tmp/node.tar.gz" "$RUNTIME_URL" ||
+    die "downloading the Node runtime failed (an expired presigned URL gives 403: re-render the launch template)"
+  tar -xzf "$RUNTIME.tmp/node.tar.gz" -C "$RUNTIME.tmp/bin" --no-same-owner node || die "the Node runtime archive holds no node"
+  rm -f "$RUNTIME.tmp/node.tar.gz"
+  GOT=$(sha256sum "$RUNTIME.tmp/bin/node" | cut -d' ' -f1)
+  if [ "$GOT" != "$RUNTIME_SHA256" ]; then
+    rm -rf "$RUNTIME.tmp"
+    die "REFUSING to run the Node runtime: SHA-256 mismatch (expected $RUNTIME_SHA256, got $GOT)"
+  fi
+  chmod 0755 "$RUNTIME.tmp/bin/node"
+  rm -rf "$RUNTIME" && mv "$RUNTIME.tmp" "$RUNTIME"
 fi
+[ "$("$NODE_BIN" --version)" = "v$NODE_VERSION" ] || die "the Node runtime is $("$NODE_BIN" --version), expected v$NODE_VERSION"
 say "node $("$NODE_BIN" --version) at $NODE_BIN"
 
 # The agent bundle, content-addressed: refuse anything whose SHA-256 is not the one this script was rendered with.

@@ -24,6 +24,8 @@ export const poolSpec = z
       .min(1),
     subnets: z.array(z.string().regex(/^subnet-[0-9a-z]+$/, 'expected a subnet id like "subnet-0abc"')).min(1),
     imageId: z.string().regex(/^ami-[0-9a-z]+$/, 'expected an AMI id like "ami-0abc"'),
+    /** The image's architecture (EC2's name): which Node runtime the nodes get; every instance type must run it. */
+    architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
     securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-z]+$/)).default([]),
     instanceProfileArn: z
       .string()

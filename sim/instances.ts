@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { EventLog } from "./events.ts";
 import type { SimIam } from "./iam/identities.ts";
@@ -265,6 +266,9 @@ export class Instances {
     inst.noticeTime = undefined;
     this.events.add("terminated", { instanceId: inst.id, reason: inst.stateReason?.code });
     void inst.imds?.close();
+    // The root volume goes with the instance (DeleteOnTermination) — here only the ~130 MB Node runtime it unpacked;
+    // its console and agent log stay for post-mortems.
+    rm(join(inst.dir, "spotferry", "runtime"), { recursive: true, force: true }).catch(() => {});
   }
 
   /** A spot interruption notice now; termination with the spot reason when it expires. */

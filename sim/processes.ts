@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -38,26 +38,41 @@ export function checkInstanceEnv(env: Record<string, string>): void {
   }
 }
 
-/** The system directories of the "machine image"; its own bin (with Node) comes first. */
-const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Where the image's tools are found on the host. */
+const SYSTEM_DIRS = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 /**
- * The machine image's PATH: `<stateDir>/image/bin` (Node preinstalled, a symlink to the sim's own Node binary, as an
- * AMI with Node 24 would have it) and the system directories. Never the host's PATH (node_modules/.bin and the like).
+ * What a minimal Linux image offers the user-data: a shell, coreutils, curl, tar and gzip, ssh-keygen. No Node: a
+ * node gets its runtime from the artifact bucket like the agent, so the host's Node (and its version) cannot leak in.
+ */
+export const IMAGE_TOOLS = [
+  ...["bash", "sh", "env", "cat", "cut", "grep", "sed", "tee", "mkdir", "rm", "mv", "cp", "ln", "ls", "chmod", "mktemp"],
+  ...["sleep", "uname", "id", "date", "head", "tail", "printf", "test", "sha256sum", "dirname", "basename", "true", "false"],
+  ...["curl", "tar", "gzip", "ssh-keygen"],
+];
+
+/**
+ * The machine image's PATH: `<stateDir>/image/bin`, a folder of links to the host's copies of IMAGE_TOOLS and
+ * nothing else. Never the host's PATH (node_modules/.bin, the host's Node and the like).
  */
 export function imagePath(stateDir: string): string {
   const bin = join(stateDir, "image", "bin");
-  const node = join(bin, "node");
   mkdirSync(bin, { recursive: true });
-  let current: string | undefined;
-  try {
-    current = readlinkSync(node);
-  } catch {}
-  if (current !== process.execPath) {
-    rmSync(node, { force: true });
-    symlinkSync(process.execPath, node);
+  // A state folder from before the image lost its Node still has the link.
+  rmSync(join(bin, "node"), { force: true });
+  for (const tool of IMAGE_TOOLS) {
+    const link = join(bin, tool);
+    if (existsSync(link)) continue;
+    const host = SYSTEM_DIRS.map((d) => join(d, tool)).find((p) => existsSync(p));
+    if (!host) continue;
+    try {
+      symlinkSync(host, link);
+    } catch (err) {
+      // Two instances booting at once may both create it.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
   }
-  return `${bin}:${SYSTEM_PATH}`;
+  return bin;
 }
 
 export function startUserData(opts: {

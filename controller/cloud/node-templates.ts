@@ -3,9 +3,13 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type AgentBundle,
   buildAgentBundle,
+  loadNodeRuntime,
+  type NodeArchitecture,
   type PublishedBundle,
+  type PublishedRuntime,
   presignBundle,
   publishAgentBundle,
+  publishNodeRuntime,
   renderLaunchTemplateData,
   renderUserData,
 } from "../../bootstrap/index.ts";
@@ -19,9 +23,10 @@ import type { LaunchTemplateInput } from "./cloud-provider.ts";
  * The production TemplateSource: what provisioning launches nodes from, rendered by bootstrap/.
  *
  * 1. The agent bundle is built once per controller process and published to the artifact bucket under its SHA-256
- *    (idempotent: a restarted controller with the same code uploads nothing).
- * 2. Every render presigns a fresh GET URL for it (the URL is a short-lived read capability, see bootstrap/README.md)
- *    and renders the user-data: pool, state table, region, the bundle's URL and SHA-256, the non-secret `nodeEnv`
+ *    (idempotent: a restarted controller with the same code uploads nothing), and so is the Node runtime of each
+ *    architecture a pool asks for (bootstrap/runtime.ts), so nodes need nothing but S3.
+ * 2. Every render presigns fresh GET URLs for both (a URL is a short-lived read capability, see bootstrap/README.md)
+ *    and renders the user-data: pool, state table, region, the URLs and SHA-256s, the non-secret `nodeEnv`
  *    and the agent timings as flags. In local/sim mode nothing else is needed: the sim hands each node the stack's
  *    endpoint and SPOTFERRY_MYSQL_* variables itself, so no secret is ever rendered.
  * 3. `refreshAt` is half the URL's lifetime: provisioning re-renders (a new launch template version) from then on,
@@ -35,45 +40,63 @@ export interface BootstrapTemplateDeps {
   region: string;
   /** A pre-built bundle (tests); default: built from agent/ on first use. */
   bundle?: AgentBundle;
+  /** Where built runtime archives are cached (default bootstrap/runtime.ts defaultCacheDir). */
+  cacheDir?: string;
   log?: (line: string) => void;
 }
 
 export function bootstrapTemplateSource(deps: BootstrapTemplateDeps): TemplateSource & { published(): Promise<PublishedBundle> } {
   const bucket = deps.settings.artifactBucket;
-  let publishing: Promise<PublishedBundle> | null = null;
-  const published = () => {
-    if (!bucket) {
-      return Promise.reject(
-        new Error("rendering node user-data: ControllerSettings.artifactBucket is not set (where the agent bundle goes)"),
-      );
+  const artifactBucket = () => {
+    if (bucket) return bucket;
+    throw new Error("rendering node user-data: ControllerSettings.artifactBucket is not set (where the agent bundle goes)");
+  };
+  const published = once(async () => {
+    const bundle = deps.bundle ?? (await buildAgentBundle());
+    const p = await publishAgentBundle({ s3: deps.s3, bucket: artifactBucket(), prefix: "spotferry/", bundle });
+    deps.log?.(`agent bundle ${p.sha256.slice(0, 12)} ${p.uploaded ? "published to" : "already in"} s3://${p.bucket}/${p.key}`);
+    return p;
+  });
+  const runtimes = new Map<NodeArchitecture, () => Promise<PublishedRuntime>>();
+  const runtime = (architecture: NodeArchitecture) => {
+    let get = runtimes.get(architecture);
+    if (!get) {
+      get = once(async () => {
+        const r = await loadNodeRuntime({ architecture, cacheDir: deps.cacheDir });
+        const p = await publishNodeRuntime({
+          s3: deps.s3,
+          bucket: artifactBucket(),
+          prefix: "spotferry/",
+          runtime: r,
+          cacheDir: deps.cacheDir,
+        });
+        deps.log?.(`Node ${p.version} ${architecture} ${p.uploaded ? "published to" : "already in"} s3://${p.bucket}/${p.key}`);
+        return p;
+      });
+      runtimes.set(architecture, get);
     }
-    publishing ??= (async () => {
-      const bundle = deps.bundle ?? (await buildAgentBundle());
-      const p = await publishAgentBundle({ s3: deps.s3, bucket, prefix: "spotferry/", bundle });
-      deps.log?.(`agent bundle ${p.sha256.slice(0, 12)} ${p.uploaded ? "published to" : "already in"} s3://${p.bucket}/${p.key}`);
-      return p;
-    })();
-    // A failed build or upload is retried on the next render rather than remembered.
-    publishing.catch(() => {
-      publishing = null;
-    });
-    return publishing;
+    return get();
   };
   return {
     published,
     async render(pool: PoolRecord) {
       const what = `rendering the launch template of pool ${pool.pool} (generation ${pool.generation})`;
       try {
-        const bundle = await published();
+        const [bundle, node] = await Promise.all([published(), runtime(pool.spec.architecture)]);
         const lifetime = deps.settings.bundleUrlLifetime;
         const renderedAt = deps.clock.now();
-        const bundleUrl = await presignBundle(deps.s3, bundle, { expiresInSeconds: Math.round(lifetime) });
+        const expiresInSeconds = Math.round(lifetime);
+        const [bundleUrl, runtimeUrl] = await Promise.all([
+          presignBundle(deps.s3, bundle, { expiresInSeconds }),
+          presignBundle(deps.s3, node, { expiresInSeconds }),
+        ]);
         const userData = renderUserData({
           pool: pool.pool,
           stateTable: deps.settings.stateTable,
           region: deps.region,
           bundleUrl,
           bundleSha256: bundle.sha256,
+          runtime: { url: runtimeUrl, sha256: node.sha256, architecture: node.architecture, version: node.version },
           env: deps.settings.nodeEnv,
           agentFlags: agentFlags(pool, deps.settings),
         });
@@ -83,6 +106,18 @@ export function bootstrapTemplateSource(deps: BootstrapTemplateDeps): TemplateSo
         throw new Error(what, { cause });
       }
     },
+  };
+}
+
+/** Runs `make` once and shares its promise; a failure is forgotten, so the next call (the next render) tries again. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= make().catch((err) => {
+      pending = null;
+      throw err;
+    });
+    return pending;
   };
 }
 

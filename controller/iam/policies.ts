@@ -15,7 +15,7 @@ import {
 
 export type { PolicyInput } from "./scope.ts";
 
-/** Where the controller publishes the agent bundle in the artifact bucket (controller/cloud/node-templates.ts). */
+/** Where the controller publishes the agent bundle and the Node runtime (controller/cloud/node-templates.ts). */
 const BUNDLE_PREFIX = "spotferry/";
 
 const requireExports = (input: PolicyInput, role: string) => {
@@ -40,8 +40,8 @@ const requireExports = (input: PolicyInput, role: string) => {
  * - Destinations: finalize and verify read (GetObject, also HeadObject) and write (manifest, `_SUCCESS`, run
  *   sections) under the prefix, list it (ListObjectsV2 = s3:ListBucket under an s3:prefix condition) and list
  *   multipart uploads (ListMultipartUploads = s3:ListBucketMultipartUploads, which takes no prefix condition).
- * - Agent bundle: HeadObject/PutObject under `spotferry/` of the artifact bucket; the presigned GET nodes fetch the
- *   bundle with is signed by the controller, so it needs s3:GetObject there.
+ * - Agent bundle and Node runtime: HeadObject/PutObject under `spotferry/` of the artifact bucket; the presigned GETs
+ *   nodes fetch them with are signed by the controller, so it needs s3:GetObject there.
  * - SSE-KMS destinations: kms:GenerateDataKey and kms:Decrypt on the key via S3 (outputKeyStatements).
  * - EC2, iam:PassRole: see ec2-statements.ts. CloudWatch PutMetricData, only into the settings' namespace.
  * Rare: deleting orphan objects (DeleteObjects = s3:DeleteObject per key), aborting orphan uploads, re-planning

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { parseHostKeyFingerprints, renderLaunchTemplateData, renderUserData, shq, USER_DATA_LIMIT } from "../../bootstrap/index.ts";
 import { poolSpec } from "../../config/pool-spec.ts";
@@ -11,6 +14,12 @@ const base = {
   region: "us-east-1",
   bundleUrl: "https://b.s3.amazonaws.com/agent/x/spotferry-agent.tar.gz?X-Amz-Signature=ab&X-Amz-Expires=3600",
   bundleSha256: "0".repeat(64),
+  runtime: {
+    url: "https://b.s3.amazonaws.com/runtime/node-v24.22.3-linux-x64/x/node.tar.gz?X-Amz-Signature=cd",
+    sha256: "1".repeat(64),
+    architecture: "x86_64" as const,
+    version: "24.22.3",
+  },
 };
 
 const bash = (script: string) => spawnSync("bash", ["-c", script], { encoding: "utf8" });
@@ -35,10 +44,11 @@ test("the user-data is valid bash, quotes every value, and carries settings with
   // Each variable assignment is one single-quoted word; evaluating them gives back exactly the inputs.
   const vars = script.slice(script.indexOf("POOL="), script.indexOf("\nsay() "));
   const r = bash(
-    `${vars}\nprintf '%s|%s|%s|%s\\n' "$POOL" "$BUNDLE_URL" "$BUNDLE_SHA256" "\${AGENT_FLAGS[*]}"; printf '%s' "$SETTINGS_JSON"; printf '%s' "$AGENT_ENV"`,
+    `${vars}\nprintf '%s|%s|%s|%s\\n' "$POOL" "$BUNDLE_URL" "$BUNDLE_SHA256" "\${AGENT_FLAGS[*]}"; printf '%s|%s|%s|%s\\n' "$RUNTIME_URL" "$RUNTIME_SHA256" "$RUNTIME_ARCH" "$NODE_VERSION"; printf '%s' "$SETTINGS_JSON"; printf '%s' "$AGENT_ENV"`,
   );
-  const [head, ...rest] = r.stdout.split("\n");
+  const [head, runtime, ...rest] = r.stdout.split("\n");
   assert.equal(head, `etl|${base.bundleUrl}|${base.bundleSha256}|--idle-exit 5m --concurrency 2`);
+  assert.equal(runtime, `${base.runtime.url}|${base.runtime.sha256}|x86_64|24.22.3`);
   const settingsText = rest.join("\n");
   assert.deepEqual(JSON.parse(settingsText.slice(0, settingsText.indexOf("}") + 1)), {
     kind: "AgentSettings",
@@ -54,6 +64,13 @@ test("the user-data is valid bash, quotes every value, and carries settings with
   assert.match(script, /\[ -d \/run\/systemd\/system \]/);
   assert.match(script, /exec "\$\{AGENT\[@\]\}"/);
   assert.match(script, /sha256sum "\$ARCHIVE.part"/);
+  // Node comes from the artifact bucket like the bundle, checked by the binary's SHA-256; nothing else is downloaded.
+  assert.match(script, /sha256sum "\$RUNTIME.tmp\/bin\/node"/);
+  assert.deepEqual(
+    [...script.matchAll(/^\s*curl [^\n]*"(\$[A-Z_]+)"( \|\|)?$/gm)].map((m) => m[1]),
+    ["$RUNTIME_URL", "$BUNDLE_URL"],
+  );
+  assert.doesNotMatch(script, /nodejs\.org|dnf |apt-get|npm /);
   assert.match(script, /BEGIN SSH HOST KEY FINGERPRINTS/);
   assert.doesNotMatch(script, /AWS_SECRET_ACCESS_KEY|PASSWORD/);
 });
@@ -67,6 +84,11 @@ test("injection attempts and secrets are refused with the field named", () => {
     [{ bundleUrl: "https://x/a'b" }, /bundleUrl/],
     [{ bundleUrl: "file:///etc/passwd" }, /bundleUrl/],
     [{ bundleSha256: "abc" }, /bundleSha256/],
+    [{ runtime: undefined }, /runtime: /],
+    [{ runtime: { ...base.runtime, url: "https://x/a b" } }, /runtime\.url/],
+    [{ runtime: { ...base.runtime, sha256: "X".repeat(64) } }, /runtime\.sha256/],
+    [{ runtime: { ...base.runtime, architecture: "i386" } }, /runtime\.architecture/],
+    [{ runtime: { ...base.runtime, version: "24" } }, /runtime\.version/],
     [{ agentFlags: ["--pool", "a b"] }, /agentFlags\.1: must be a plain word/],
     [{ agentFlags: ["$(id)"] }, /agentFlags\.0/],
     [{ env: { AWS_SECRET_ACCESS_KEY: "x" } }, /looks like a secret/],
@@ -78,6 +100,19 @@ test("injection attempts and secrets are refused with the field named", () => {
   ];
   for (const [override, message] of bad) {
     assert.throws(() => renderUserData({ ...base, ...override } as never), message, JSON.stringify(override));
+  }
+});
+
+test("a node whose architecture is not the runtime's stops at once, naming both", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sf-userdata-arch-"));
+  try {
+    const other = process.arch === "arm64" ? "x86_64" : "arm64";
+    const script = renderUserData({ ...base, runtime: { ...base.runtime, architecture: other } });
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { PATH: process.env.PATH, SPOTFERRY_NODE_DIR: dir } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`the pool's Node runtime is for ${other}: set the pool's architecture`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

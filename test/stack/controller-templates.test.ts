@@ -58,6 +58,15 @@ test("renders user-data from the published bundle and refreshes at half the pres
   const ud = data.userData;
   assert.match(ud, new RegExp(`BUNDLE_SHA256='${published.sha256}'`));
   assert.match(ud, /BUNDLE_URL='http:\/\/[^']*X-Amz-Expires=1200/);
+  // The Node runtime of the pool's architecture is published next to it, and presigned the same way.
+  const runtimeKey =
+    /RUNTIME_URL='http:\/\/[^/]+\/[^/]+\/(spotferry\/runtime\/node-v[\d.]+-linux-x64\/([0-9a-f]{64})\/node\.tar\.gz)\?[^']*X-Amz-Expires=1200/.exec(
+      ud,
+    );
+  assert.ok(runtimeKey?.[1], ud);
+  assert.match(ud, new RegExp(`RUNTIME_SHA256='${runtimeKey[2]}'`));
+  assert.match(ud, /RUNTIME_ARCH='x86_64'/);
+  await bucket.s3.send(new HeadObjectCommand({ Bucket: bucket.bucket, Key: runtimeKey[1] }));
   assert.match(ud, /AGENT_FLAGS=\('--pool=tpl' '--state-table=state-tpl' '--lease=30s' '--idle-exit=300s' '--imds-poll=2s'\)/);
   // agent.env lines, single-quoted inside the script's own single quotes.
   assert.match(ud, /AWS_REGION='\\''eu-west-1'\\''/);
@@ -71,7 +80,7 @@ test("renders user-data from the published bundle and refreshes at half the pres
 
   // A second render publishes nothing new and presigns again.
   await source.render(pool);
-  assert.equal(logs.filter((l) => l.includes("published to")).length, 1);
+  assert.equal(logs.filter((l) => l.includes("published to")).length, 2, "the bundle and the runtime, once each");
 
   // A secret-looking node env is refused at render time, naming the variable.
   const leaky = bootstrapTemplateSource({
