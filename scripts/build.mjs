@@ -4,7 +4,8 @@
 // sim daemon and the Parquet compression worker; code splitting turns each command's dynamic import
 // into its own chunk, so a command loads only its modules. npm packages are bundled too (fewer files to resolve at
 // start-up), except those that load native addons or files from their own folder at run time.
-// The agent bundle that nodes run is built separately, by bootstrap/bundle.ts.
+// The agent bundle that nodes run is built separately, by bootstrap/bundle.ts. The scheduled Lambda handler
+// (controller/lambda/handler.ts) is one more file, dist/lambda/index.mjs (`index.handler`; deploy/README.md).
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -20,17 +21,9 @@ const dist = join(root, "dist");
 const staging = join(root, `dist.${process.pid}.tmp`);
 rmSync(staging, { recursive: true, force: true });
 try {
-  const result = await build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: {
-      spotferry: "controller/cli/main.ts",
-      "spotferry-dev": "sim/cli/main.ts",
-      sim: "sim/main.ts",
-      "parquet-worker": "lib/output/encode/parquet-worker.ts",
-    },
-    outdir: staging,
     bundle: true,
-    splitting: true,
     platform: "node",
     format: "esm",
     target: "node24",
@@ -40,8 +33,21 @@ try {
     legalComments: "none",
     sourcemap: "linked",
     logLevel: "warning",
+  };
+  const result = await build({
+    ...common,
+    entryPoints: {
+      spotferry: "controller/cli/main.ts",
+      "spotferry-dev": "sim/cli/main.ts",
+      sim: "sim/main.ts",
+      "parquet-worker": "lib/output/encode/parquet-worker.ts",
+    },
+    outdir: staging,
+    splitting: true,
     metafile: true,
   });
+  // One file, no chunks: the Lambda runtime loads `index.handler` from dist/lambda/index.mjs.
+  await build({ ...common, entryPoints: { index: "controller/lambda/handler.ts" }, outdir: join(staging, "lambda") });
   // Which sources each output holds and which outputs it imports: test/fast/module-graph.test.ts reads it.
   writeFileSync(join(staging, "meta.json"), JSON.stringify(result.metafile));
   // Swap in whole, so a CLI started meanwhile sees the old build or the new one, never half of each.

@@ -41,6 +41,8 @@ export interface Geography {
   region: string;
   zones: string[];
   subnets: SubnetInfo[];
+  /** Only the listed subnets exist (an account's real VPC); default: any well-formed id exists (see zoneOfSubnet). */
+  onlyListedSubnets?: boolean;
 }
 
 /** us-east-1 style geography: zones <region>a..c, and one subnet per zone named subnet-a, subnet-b, subnet-c. */
@@ -63,7 +65,7 @@ export const SUBNET_ID = /^subnet-[0-9a-zA-Z]+$/;
 export function zoneOfSubnet(geo: Geography, subnetId: string): string | undefined {
   const known = geo.subnets.find((s) => s.subnetId === subnetId);
   if (known) return known.zone;
-  if (!SUBNET_ID.test(subnetId)) return undefined;
+  if (geo.onlyListedSubnets || !SUBNET_ID.test(subnetId)) return undefined;
   let h = 0;
   for (const ch of subnetId) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
   return geo.zones[h % geo.zones.length];

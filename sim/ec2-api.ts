@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Ec2Operation } from "./ec2-common.ts";
 import { Ec2Error } from "./ec2-errors.ts";
-import { fleetOperations } from "./ec2-fleet.ts";
+import { fleetDryRuns, fleetOperations } from "./ec2-fleet.ts";
+import { imageOperations } from "./ec2-images.ts";
 import { instanceOperations } from "./ec2-instances.ts";
 import { marketOperations } from "./ec2-market.ts";
 import { templateOperations } from "./ec2-templates.ts";
@@ -20,6 +21,7 @@ const OPERATIONS: Record<string, Ec2Operation> = {
   ...fleetOperations,
   ...instanceOperations,
   ...marketOperations,
+  ...imageOperations,
 };
 
 export const EC2_ACTIONS = Object.keys(OPERATIONS).sort();
@@ -61,6 +63,8 @@ export async function handleEc2(world: World, query: URLSearchParams, caller: Pr
       throw new Ec2Error("UnauthorizedOperation", `You are not authorized to perform this operation. ${denial.message}`, 403);
     }
     if (input.DryRun === true) {
+      // Then the request's own checks (templates, subnets, types, profile), as EC2 runs them; nothing is created.
+      fleetDryRuns[action]?.(world, input);
       throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412);
     }
     const output = await operation.run(world, input);

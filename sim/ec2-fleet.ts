@@ -142,20 +142,14 @@ function candidates(w: World, input: CreateFleetRequest, errors: CreateFleetErro
         role,
         profile,
       };
-      const problem = !type
-        ? "No instance type in the override or the launch template."
-        : !instanceTypeInfo(type)
-          ? `The instance type '${type}' is not supported by this market.`
-          : !w.geo.zones.includes(zone)
-            ? `Invalid availability zone: [${zone}]`
-            : undefined;
+      const problem = overrideProblem(w, { type, zone, subnetId: o.SubnetId ?? data.NetworkInterfaces?.[0]?.SubnetId });
       if (problem) {
         for (const lifecycle of ["spot", "on-demand"] as const) {
           errors.push({
             LaunchTemplateAndOverrides: overridesResponse(cand),
             Lifecycle: lifecycle,
-            ErrorCode: "InvalidParameterValue",
-            ErrorMessage: problem,
+            ErrorCode: problem.code,
+            ErrorMessage: problem.message,
           });
         }
         continue;
@@ -164,6 +158,21 @@ function candidates(w: World, input: CreateFleetRequest, errors: CreateFleetErro
     }
   }
   return out;
+}
+
+/** What makes one override unlaunchable (reported in Errors[] by a real call, and raised by a DryRun). */
+function overrideProblem(
+  w: World,
+  o: { type: string | undefined; zone: string; subnetId: string | undefined },
+): { code: string; message: string } | undefined {
+  const invalid = (message: string) => ({ code: "InvalidParameterValue", message });
+  if (o.subnetId && !zoneOfSubnet(w.geo, o.subnetId)) {
+    return { code: "InvalidSubnetID.NotFound", message: `The subnet ID '${o.subnetId}' does not exist` };
+  }
+  if (!o.type) return invalid("No instance type in the override or the launch template.");
+  if (!instanceTypeInfo(o.type)) return invalid(`The instance type '${o.type}' is not supported by this market.`);
+  if (!w.geo.zones.includes(o.zone)) return invalid(`Invalid availability zone: [${o.zone}]`);
+  return undefined;
 }
 
 function capacityMessage(market: Market, c: Candidate): string {
@@ -203,14 +212,33 @@ export function createFleet(w: World, input: CreateFleetRequest): CreateFleetRes
   return result;
 }
 
-function launchFleet(w: World, input: CreateFleetRequest): CreateFleetResult {
+/** The request checks a fleet passes before it launches anything (a DryRun stops after them). */
+function fleetTargets(input: CreateFleetRequest): { onDemand: number; spot: number } {
   if (!input.LaunchTemplateConfigs?.length) throw missing("LaunchTemplateConfigs");
   const target = input.TargetCapacitySpecification;
   if (!target || target.TotalTargetCapacity === undefined) throw missing("TargetCapacitySpecification.TotalTargetCapacity");
   if ((input.Type ?? "maintain") !== "instant") {
     throw new Ec2Error("Unsupported", `Fleet type ${input.Type ?? "maintain"} is not supported by the sim; use instant.`);
   }
-  const { onDemand, spot } = marketTargets(target, target.TotalTargetCapacity);
+  return marketTargets(target, target.TotalTargetCapacity);
+}
+
+/**
+ * CreateFleet with DryRun, once IAM allowed it: the same validation as the real call (templates resolve, the instance
+ * profile's role exists, targets add up), and an override the real call would report in Errors[] as unlaunchable
+ * (unknown subnet, type or zone) is raised as the call's error, so a preflight hears about it. Nothing is launched
+ * and the ClientToken is not consumed.
+ */
+export function dryRunCreateFleet(w: World, input: CreateFleetRequest): void {
+  fleetTargets(input);
+  const errors: CreateFleetError[] = [];
+  candidates(w, input, errors);
+  const first = errors[0];
+  if (first) throw new Ec2Error(first.ErrorCode ?? "InvalidParameterValue", first.ErrorMessage ?? "invalid override");
+}
+
+function launchFleet(w: World, input: CreateFleetRequest): CreateFleetResult {
+  const { onDemand, spot } = fleetTargets(input);
   const errors: CreateFleetError[] = [];
   const fleet: FleetLaunch = {
     w,
@@ -311,7 +339,8 @@ function fillMarket(fleet: FleetLaunch, share: { market: Market; wanted: number;
   }
 }
 
-export function runInstances(w: World, input: RunInstancesRequest): Reservation {
+/** RunInstances' request checks, before capacity: what a DryRun validates too. */
+function runInstancesPlan(w: World, input: RunInstancesRequest) {
   if (input.MinCount === undefined) throw missing("MinCount");
   if (input.MaxCount === undefined) throw missing("MaxCount");
   if (input.MinCount < 1 || input.MaxCount < input.MinCount) {
@@ -352,8 +381,19 @@ export function runInstances(w: World, input: RunInstancesRequest): Reservation 
       );
     }
   }
+  return { lt, data, imageId, type, subnetId, zone, market, userData, profile, role };
+}
+
+/** RunInstances with DryRun, once IAM allowed it: every request check of the real call, no capacity check, no launch. */
+export function dryRunRunInstances(w: World, input: RunInstancesRequest): void {
+  runInstancesPlan(w, input);
+}
+
+export function runInstances(w: World, input: RunInstancesRequest): Reservation {
+  const { lt, data, imageId, type, subnetId, zone, market, userData, profile, role } = runInstancesPlan(w, input);
+  const { MinCount = 1, MaxCount = 1 } = input;
   const free = remaining(w, market, type, zone);
-  if (free < input.MinCount) {
+  if (free < MinCount) {
     throw new Ec2Error(
       "InsufficientInstanceCapacity",
       `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}).`,
@@ -367,7 +407,7 @@ export function runInstances(w: World, input: RunInstancesRequest): Reservation 
   };
   const reservationId = newId("r");
   const launched: SimInstance[] = [];
-  for (let k = 0; k < Math.min(input.MaxCount, free); k++) {
+  for (let k = 0; k < Math.min(MaxCount, free); k++) {
     launched.push(
       w.instances.launch({
         type,
@@ -387,6 +427,12 @@ export function runInstances(w: World, input: RunInstancesRequest): Reservation 
   }
   return { ReservationId: reservationId, OwnerId: "000000000000", Groups: [], Instances: launched.map(sdkInstance) };
 }
+
+/** The request checks a DryRun call of each launch action runs after IAM and before answering DryRunOperation. */
+export const fleetDryRuns: Record<string, (w: World, input: Record<string, unknown>) => void> = {
+  CreateFleet: (w, input) => dryRunCreateFleet(w, input as unknown as CreateFleetRequest),
+  RunInstances: (w, input) => dryRunRunInstances(w, input as unknown as RunInstancesRequest),
+};
 
 export const fleetOperations: Record<string, Ec2Operation> = {
   CreateFleet: op<CreateFleetRequest, CreateFleetResult>(CreateFleet$, createFleet),

@@ -150,9 +150,9 @@ export const marketOperations: Record<string, Ec2Operation> = {
     const requested = input.SubnetIds?.length
       ? input.SubnetIds.map((id) => {
           if (!SUBNET_ID.test(id)) throw new Ec2Error("InvalidSubnetID.Malformed", `Invalid subnet ID: ${id}`);
-          return (
-            w.geo.subnets.find((s) => s.subnetId === id) ?? { subnetId: id, zone: zoneOfSubnet(w.geo, id) ?? "", cidr: "10.0.240.0/20" }
-          );
+          const zone = zoneOfSubnet(w.geo, id);
+          if (!zone) throw new Ec2Error("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
+          return w.geo.subnets.find((s) => s.subnetId === id) ?? { subnetId: id, zone, cidr: "10.0.240.0/20" };
         })
       : w.geo.subnets;
     const filtered = applyFilters(requested, input.Filters, {

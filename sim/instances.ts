@@ -80,6 +80,8 @@ export interface InstanceSettings {
   terminatedRetentionSec: number;
   /** Extra environment for every instance (tests only; names that look like secrets are refused). */
   instanceEnv: Record<string, string>;
+  /** Executables baked into the image besides IMAGE_TOOLS (tests only; real nodes get Node from the bundle). */
+  imageExtras?: Record<string, string>;
   /** The sim's own URL, for the instances' AWS_ENDPOINT_URL_EC2 / _MONITORING. */
   simUrl: () => string;
   /** An sshd per running instance (sim/ssh.ts); default: when /usr/sbin/sshd is installed. */
@@ -191,7 +193,7 @@ export class Instances {
       userData,
       env: {
         ...passthroughEnv(process.env),
-        PATH: imagePath(this.settings.stateDir),
+        PATH: imagePath(this.settings.stateDir, this.settings.imageExtras),
         AWS_REGION: this.settings.region,
         AWS_ENDPOINT_URL_EC2: simUrl,
         AWS_ENDPOINT_URL_MONITORING: simUrl,

@@ -48,22 +48,23 @@ const SYSTEM_DIRS = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
 export const IMAGE_TOOLS = [
   ...["bash", "sh", "env", "cat", "cut", "grep", "sed", "tee", "mkdir", "rm", "mv", "cp", "ln", "ls", "chmod", "mktemp"],
   ...["sleep", "uname", "id", "date", "head", "tail", "printf", "test", "sha256sum", "dirname", "basename", "true", "false"],
-  ...["curl", "tar", "gzip", "ssh-keygen"],
+  ...["touch", "wc", "sort", "tr", "stat", "find", "xargs", "ps", "kill", "curl", "tar", "gzip", "ssh-keygen"],
 ];
 
 /**
- * The machine image's PATH: `<stateDir>/image/bin`, a folder of links to the host's copies of IMAGE_TOOLS and
- * nothing else. Never the host's PATH (node_modules/.bin, the host's Node and the like).
+ * The machine image's PATH: `<stateDir>/image/bin`, a folder of links to the host's copies of IMAGE_TOOLS (and
+ * `extras`, what a test bakes into its image) and nothing else. Never the host's PATH (node_modules/.bin, the host's Node and the like).
  */
-export function imagePath(stateDir: string): string {
+export function imagePath(stateDir: string, extras: Record<string, string> = {}): string {
   const bin = join(stateDir, "image", "bin");
   mkdirSync(bin, { recursive: true });
   // A state folder from before the image lost its Node still has the link.
-  rmSync(join(bin, "node"), { force: true });
-  for (const tool of IMAGE_TOOLS) {
+  if (!extras.node) rmSync(join(bin, "node"), { force: true });
+  const found = (tool: string) => extras[tool] ?? SYSTEM_DIRS.map((d) => join(d, tool)).find((p) => existsSync(p));
+  for (const tool of [...IMAGE_TOOLS, ...Object.keys(extras)]) {
     const link = join(bin, tool);
     if (existsSync(link)) continue;
-    const host = SYSTEM_DIRS.map((d) => join(d, tool)).find((p) => existsSync(p));
+    const host = found(tool);
     if (!host) continue;
     try {
       symlinkSync(host, link);

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { CONTROL_PREFIX, handleControl } from "./control.ts";
 import { bindRecorder, CallRecorder, startFrontDoors } from "./front-door/index.ts";
-import { queryService, serveCloudWatchQuery, serveEc2, serveJson } from "./iam/front-door.ts";
+import { queryService, serveCloudWatchQuery, serveEc2, serveIamQuery, serveJson, serveStsQuery } from "./iam/front-door.ts";
 import { authenticate } from "./iam/sigv4.ts";
 import { jsonServiceFor } from "./json-services.ts";
 import { DEFAULT_SETTINGS, type SimSettings, World } from "./world.ts";
@@ -12,7 +12,7 @@ import { DEFAULT_SETTINGS, type SimSettings, World } from "./world.ts";
 /**
  * One HTTP server on 127.0.0.1 serves EC2 (Query protocol), CloudWatch (JSON 1.0 and query), the JSON services and
  * the control API, told apart by request shape: `/_sim/` is the control API (unauthenticated), `X-Amz-Target` a JSON
- * service, any other call a query one (CloudWatch when its SigV4 scope says `monitoring`, else EC2). Every AWS call is
+ * service, any other call a query one (CloudWatch, IAM or STS by its SigV4 scope's service, else EC2). Every AWS call is
  * authenticated and authorised first (sim/iam/).
  * `startSim` runs it in-process (tests, `spotferry local up` when it hosts the sim itself); see daemon.ts for the
  * detached variant behind `spotferry sim up`.
@@ -63,6 +63,8 @@ export function simEnv(url: string): Record<string, string> {
     AWS_ENDPOINT_URL_CLOUDWATCH: url,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: url,
     AWS_ENDPOINT_URL_SSM: url,
+    AWS_ENDPOINT_URL_IAM: url,
+    AWS_ENDPOINT_URL_STS: url,
   };
 }
 
@@ -106,8 +108,15 @@ export async function startSim(opts: StartSimOptions = {}): Promise<RunningSim> 
         return;
       }
       const params = method === "POST" ? new URLSearchParams(body) : url.searchParams;
+      const kind = queryService(auth, params);
       const reply =
-        queryService(auth, params) === "monitoring" ? serveCloudWatchQuery(world, params, auth) : await serveEc2(world, params, auth);
+        kind === "monitoring"
+          ? serveCloudWatchQuery(world, params, auth)
+          : kind === "iam"
+            ? serveIamQuery(world, params, auth)
+            : kind === "sts"
+              ? serveStsQuery(world, params, auth)
+              : await serveEc2(world, params, auth);
       res.writeHead(reply.status, { "content-type": "text/xml;charset=UTF-8" }).end(reply.body);
     } catch (err) {
       res

@@ -30,6 +30,8 @@ export interface SimSettings {
   poolTag: string;
   geography?: Geography;
   instanceEnv: Record<string, string>;
+  /** Executables baked into the machine image besides its tools, by name (tests: `{ node: process.execPath }`). */
+  imageExtras?: Record<string, string>;
   /** An sshd per running instance (sim/ssh.ts); default: when /usr/sbin/sshd is installed. */
   ssh?: boolean;
   /** Root and pool access keys (sim/iam/identities.ts); default: the file SPOTFERRY_SIM_IDENTITIES names, else test/test. */

@@ -17,7 +17,7 @@ import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
 import { bootstrapTemplateSource } from "../cloud/node-templates.ts";
-import { Controller } from "../controller.ts";
+import { Controller, type StepResult } from "../controller.ts";
 import { finalizeExport } from "../finalize/finalize.ts";
 import { SourceAdmission } from "../planner/source-admission.ts";
 import { MysqlSplitFinder } from "../planner/split-points.ts";
@@ -96,51 +96,73 @@ function registerControllerRun(controller: Command): void {
 }
 
 async function controllerRun(flags: RunFlags): Promise<void> {
-  // Settings, flags and the node template's inputs are checked before the controller writes anything.
   const settings = await loadSettings(flags.config, flags.stateTable);
+  const result = await runController({ settings, once: flags.once, userDataFile: flags.userData, owner: flags.owner });
+  if (!result) return;
+  if (flags.json) printJson(result);
+  else log(result.leader ? `ran ${result.ran.join(", ")}` : "another controller holds the leader lease; nothing done");
+}
+
+/** What `controller run` and the Lambda handler (controller/lambda/handler.ts) run the controller with. */
+export interface ControllerRunOptions {
+  settings: ControllerSettings;
+  /** One pass of every reconciler, then the lease is given back and the pass's result returned. */
+  once?: boolean;
+  /** Fixed user-data script instead of the rendered bootstrap (default $SPOTFERRY_USER_DATA). */
+  userDataFile?: string;
+  /** This replica's id in the leader lease (default host:pid:random). */
+  owner?: string;
+  /** Without `once`: runs until aborted (default: until SIGINT or SIGTERM). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Builds the controller from the standard environment (AWS clients, SPOTFERRY_USER_DATA) and runs it: one pass with
+ * `once` (its result is returned), else until the signal. Every client it opens is closed before it returns or throws.
+ */
+export async function runController(opts: ControllerRunOptions): Promise<StepResult | null> {
+  // Settings, flags and the node template's inputs are checked before the controller writes anything.
+  const { settings } = opts;
   const { client, fleet } = fleetStore(settings);
   const s3 = s3Client();
   const ec2 = ec2Client();
   const cloudwatch = cloudWatchClient();
-  const templates = await templateSource(flags.userData, settings, s3).catch((err) => {
-    for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
-    throw err;
-  });
-  // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
-  await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
-  const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
-  const finalize = finalizer({ jobs, s3 });
   const splitter = new MysqlSplitFinder();
-  const admission = new SourceAdmission({ clock: systemClock, log });
-  const ctrl = new Controller({
-    clock: systemClock,
-    cloud: new Ec2Provider({ ec2 }),
-    fleet,
-    jobs,
-    settings,
-    templates,
-    finalize,
-    cloudwatch,
-    splitter,
-    // No node is launched for an export whose source password does not resolve here (one line in the log).
-    admitExport: (record) => admission.admits(record),
-    owner: flags.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
-    log,
-  });
   try {
-    if (flags.once) {
-      const result = await ctrl.runOnce();
-      if (flags.json) printJson(result);
-      else log(result.leader ? `ran ${result.ran.join(", ")}` : "another controller holds the leader lease; nothing done");
-      return;
-    }
-    const stop = new AbortController();
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
-    await ctrl.run(stop.signal);
+    const templates = await templateSource(opts.userDataFile, settings, s3);
+    // The controller brings an older table to this release's layout (and refuses a newer one) before it acts.
+    await checkLayout({ client, tableName: settings.stateTable, clock: systemClock, migrate: true, log });
+    const jobs = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
+    const admission = new SourceAdmission({ clock: systemClock, log });
+    const ctrl = new Controller({
+      clock: systemClock,
+      cloud: new Ec2Provider({ ec2 }),
+      fleet,
+      jobs,
+      settings,
+      templates,
+      finalize: finalizer({ jobs, s3 }),
+      cloudwatch,
+      splitter,
+      // No node is launched for an export whose source password does not resolve here (one line in the log).
+      admitExport: (record) => admission.admits(record),
+      owner: opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+      log,
+    });
+    if (opts.once) return await ctrl.runOnce();
+    await ctrl.run(opts.signal ?? stopSignal());
+    return null;
   } finally {
     await splitter.close();
     for (const c of [client, s3, ec2, cloudwatch]) c.destroy();
   }
+}
+
+/** Aborted by the first SIGINT or SIGTERM (systemd's stop, `docker stop`): the pass in progress ends, the lease is given back. */
+function stopSignal(): AbortSignal {
+  const stop = new AbortController();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
+  return stop.signal;
 }
 
 /** The controller's finalize step; the export's source is open only while finalizeExport reads its schema. */

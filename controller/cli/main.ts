@@ -61,6 +61,14 @@ export const PRODUCTION_COMMANDS: CommandGroup[] = [
     load: async () => [(await import("./iam-commands.ts")).registerIamCommands],
   },
   {
+    names: { deploy: "what to deploy on AWS: the CloudFormation template of the roles, instance profile, state table and buckets" },
+    load: async () => [(await import("./deploy-commands.ts")).registerDeployCommands],
+  },
+  {
+    names: { doctor: "preflight of a real account: credentials, region, table, buckets, secret, roles' policies, CreateFleet DryRun" },
+    load: async () => [(await import("./doctor-commands.ts")).registerDoctorCommands],
+  },
+  {
     names: {
       serve: "serve the read-only status page (same information as `status`, charts, timeline); loopback only by default",
     },

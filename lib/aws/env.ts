@@ -1,6 +1,6 @@
 /**
  * Settings of the AWS clients, built from the standard environment only: AWS_REGION, credentials, and the
- * service-specific endpoint variables (AWS_ENDPOINT_URL_S3, _DYNAMODB, _EC2, _MONITORING or _CLOUDWATCH, _SECRETS_MANAGER, _SSM). Nothing local is hard-coded here;
+ * service-specific endpoint variables (AWS_ENDPOINT_URL_S3, _DYNAMODB, _EC2, _MONITORING or _CLOUDWATCH, _SECRETS_MANAGER, _SSM, _IAM, _STS). Nothing local is hard-coded here;
  * pointing the variables at the local stack is what makes these clients local. One module per client under lib/aws/,
  * so a process loads only the SDKs it uses (the agent needs S3 and DynamoDB, not EC2 or CloudWatch: -80 MB RSS).
  */

@@ -4,6 +4,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  type TableDescription,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { systemClock } from "../clock.ts";
@@ -73,4 +74,41 @@ export async function deleteStateTable(client: DynamoDBClient, tableName: string
     if (err instanceof ResourceNotFoundException) return;
     throw new Error(`deleting state table ${tableName}`, { cause: err });
   }
+}
+
+/** What a read-only preflight (`spotferry doctor`) learns of the state table: undefined when it does not exist. */
+export interface StateTableShape {
+  status: string;
+  /** Each way the table differs from what createStateTable makes; empty when it matches. */
+  problems: string[];
+}
+
+export async function describeStateTable(
+  client: DynamoDBClient,
+  tableName: string,
+  signal?: AbortSignal,
+): Promise<StateTableShape | undefined> {
+  let t: TableDescription;
+  try {
+    t = (await client.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: signal })).Table ?? {};
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return undefined;
+    throw new Error(`describing state table ${tableName}`, { cause: err });
+  }
+  const keys = (k: { AttributeName?: string; KeyType?: string }[] | undefined) =>
+    (k ?? []).map((e) => `${e.AttributeName} ${e.KeyType}`).join(", ");
+  const problems: string[] = [];
+  if (keys(t.KeySchema) !== "pk HASH, sk RANGE") problems.push(`key schema is [${keys(t.KeySchema)}], expected [pk HASH, sk RANGE]`);
+  const gsi = t.GlobalSecondaryIndexes?.find((i) => i.IndexName === GSI1);
+  if (!gsi) problems.push(`no global secondary index ${GSI1}`);
+  else {
+    if (keys(gsi.KeySchema) !== "gsi1pk HASH, gsi1sk RANGE")
+      problems.push(`index ${GSI1} keys are [${keys(gsi.KeySchema)}], expected [gsi1pk HASH, gsi1sk RANGE]`);
+    if (gsi.Projection?.ProjectionType !== "ALL") problems.push(`index ${GSI1} projects ${gsi.Projection?.ProjectionType}, expected ALL`);
+    if (gsi.IndexStatus && gsi.IndexStatus !== "ACTIVE") problems.push(`index ${GSI1} is ${gsi.IndexStatus}`);
+  }
+  for (const a of t.AttributeDefinitions ?? []) {
+    if (a.AttributeType !== "S") problems.push(`attribute ${a.AttributeName} is type ${a.AttributeType}, expected S`);
+  }
+  return { status: t.TableStatus ?? "UNKNOWN", problems };
 }

@@ -1,8 +1,10 @@
 import { decodeQuery, handleCloudWatchQuery } from "../cloudwatch-query.ts";
 import { handleEc2 } from "../ec2-api.ts";
 import type { JsonService, Principal, ServiceReply } from "../json-services.ts";
+import { handleSts, STS_VERSION, STS_XMLNS } from "../sts.ts";
 import type { World } from "../world.ts";
 import { cloudwatchAuthorization } from "./cloudwatch-actions.ts";
+import { handleIam, IAM_VERSION, IAM_XMLNS, queryAuthError } from "./iam-api.ts";
 import { AccessDeniedError, ec2AuthErrorReply, jsonErrorReply, queryAuthErrorReply } from "./replies.ts";
 import type { Authenticated, AuthFailure } from "./sigv4.ts";
 
@@ -13,10 +15,11 @@ import type { Authenticated, AuthFailure } from "./sigv4.ts";
  */
 export type AuthResult = Authenticated | AuthFailure;
 
-/** The scope must be this region and this service, as AWS insists. */
+/** The scope must be this region and this service, as AWS insists (IAM is global: signed for us-east-1). */
 function scoped(world: World, auth: AuthResult, service: string): Authenticated | AuthFailure {
   if ("code" in auth) return auth;
-  if (auth.region !== world.geo.region) {
+  const global = (service === "iam" || service === "sts") && auth.region === "us-east-1";
+  if (auth.region !== world.geo.region && !global) {
     return { code: "SignatureDoesNotMatch", message: `Credential should be scoped to a valid region, not '${auth.region}'.` };
   }
   if (auth.service !== service) {
@@ -56,10 +59,27 @@ export async function serveJson(
   }
 }
 
+export type QueryServiceName = "ec2" | "monitoring" | "iam" | "sts";
+const QUERY_VERSIONS: Record<string, QueryServiceName> = { "2010-08-01": "monitoring", [IAM_VERSION]: "iam", [STS_VERSION]: "sts" };
+
 /** Which query-protocol service a form request is for: the signing scope's service, else the API version. */
-export function queryService(auth: AuthResult, params: URLSearchParams): "ec2" | "monitoring" {
-  if (auth.service === "monitoring" || auth.service === "ec2") return auth.service;
-  return params.get("Version") === "2010-08-01" ? "monitoring" : "ec2";
+export function queryService(auth: AuthResult, params: URLSearchParams): QueryServiceName {
+  const s = auth.service;
+  if (s === "monitoring" || s === "ec2" || s === "iam" || s === "sts") return s;
+  return QUERY_VERSIONS[params.get("Version") ?? ""] ?? "ec2";
+}
+
+/** IAM (SimulatePrincipalPolicy) and STS (GetCallerIdentity): query calls answered in their own namespaces. */
+export function serveIamQuery(world: World, params: URLSearchParams, authResult: AuthResult): { status: number; body: string } {
+  const auth = scoped(world, authResult, "iam");
+  if ("code" in auth) return queryAuthError(IAM_XMLNS, auth.code, auth.message);
+  return handleIam(world, params, auth.principal);
+}
+
+export function serveStsQuery(world: World, params: URLSearchParams, authResult: AuthResult): { status: number; body: string } {
+  const auth = scoped(world, authResult, "sts");
+  if ("code" in auth) return queryAuthError(STS_XMLNS, auth.code, auth.message);
+  return handleSts(params, auth.principal);
 }
 
 export function serveCloudWatchQuery(world: World, params: URLSearchParams, authResult: AuthResult): { status: number; body: string } {

@@ -13,6 +13,9 @@ import {
 import { FakeClock } from "../../lib/clock.ts";
 import { b64, testSim, waitFor } from "../helpers/sim.ts";
 
+// These nodes' user-data is a Node script: an image with Node baked in (the sim's default image has none).
+const NODE_IMAGE = { node: process.execPath };
+
 /**
  * Instances are processes: user-data runs under bash in the instance's own directory, reads its metadata through
  * IMDSv2, sees a spot interruption notice before the instance goes away with the spot reason.
@@ -72,7 +75,7 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
     delete process.env.SPOTFERRY_TEST_MARKER;
   });
   const clock = new FakeClock(Date.now());
-  const { ec2, sim } = await testSim(t, { clock, timeScale: 0.01, bootDelaySec: 10, shutdownDelaySec: 3 });
+  const { ec2, sim } = await testSim(t, { clock, timeScale: 0.01, bootDelaySec: 10, shutdownDelaySec: 3, imageExtras: NODE_IMAGE });
   const id = await launch(ec2, USER_DATA);
   const dir = join(sim.stateDir, "instances", id);
   assert.equal((await describe(ec2, id))?.State?.Name, "pending");
@@ -137,7 +140,14 @@ test("a node boots from user-data, reads IMDSv2, gets a notice, and ends termina
 
 test("a hard kill gives no notice; a node that ignores SIGTERM is killed after the grace period", async (t) => {
   const clock = new FakeClock(Date.now());
-  const { ec2, sim } = await testSim(t, { clock, timeScale: 0.01, bootDelaySec: 1, killGraceSec: 100, shutdownDelaySec: 3 });
+  const { ec2, sim } = await testSim(t, {
+    clock,
+    timeScale: 0.01,
+    bootDelaySec: 1,
+    killGraceSec: 100,
+    shutdownDelaySec: 3,
+    imageExtras: NODE_IMAGE,
+  });
   const stubborn = `trap '' TERM\ntouch ready\nwhile true; do sleep 0.05; done\n`;
   const id = await launch(ec2, stubborn);
   const dir = join(sim.stateDir, "instances", id);
