@@ -16,9 +16,14 @@ export interface Boundaries {
   highWatermark: SourceKey | null;
   /** Partition i is [bounds[i-1], bounds[i]) with open ends; bounds.length + 1 partitions (none for an empty table). */
   bounds: SourceKey[];
-  /** Rows per partition, exact at plan time. */
+  /** Rows per partition: exact when walked, the optimizer's estimate when `estimated` (estimate.ts). */
   rows: number[];
+  /** Statements that read index entries (edges, dives, snaps). */
   dives: number;
+  /** True when `rows` are estimates (estimateBoundaries), absent or false when counted by the walk. */
+  estimated?: boolean;
+  /** EXPLAIN range estimates and extent lookups spent on the histogram (estimateBoundaries). */
+  probes?: number;
 }
 
 const from = (t: WalkTarget) => `FROM ${quoteIdent(t.database)}.${quoteIdent(t.table)} FORCE INDEX (${quoteIdent(t.index)})`;
@@ -65,7 +70,8 @@ async function countUpTo(conn: Connection, t: WalkTarget, start: SourceKey | nul
  * and keys past 2^53 cost nothing extra and every partition but the last holds exactly `step` rows. The last one is
  * merged into its neighbour when it is under half a step, so the largest is at most 1.5x the others. When the
  * boundaries would exceed maxPartitions, every other one is dropped and the step doubles. Cost: one pass over the
- * index entries in key order, about what a COUNT(*) over the same index reads, but in many short statements.
+ * index entries in key order, about what a COUNT(*) over the same index reads, but in many short statements. The
+ * planner's exact mode: small tables, filtered scopes and keys the estimator cannot bisect (estimate.ts).
  */
 export async function walkBoundaries(
   conn: Connection,

@@ -6,7 +6,8 @@ import type { Clock } from "../../lib/clock.ts";
 import type { NewExport, PlannedPartition } from "../../lib/jobs/job-store.ts";
 import { column, describeTable, filterSql } from "../../lib/mysql/schema.ts";
 import { recordedTls } from "../../lib/mysql/tls.ts";
-import { walkBoundaries } from "./boundaries.ts";
+import { type Boundaries, walkBoundaries } from "./boundaries.ts";
+import { EXACT_WALK_MAX_ROWS, estimateBoundaries } from "./estimate.ts";
 import { chooseKey } from "./key-discovery.ts";
 import { singlePartitionScope } from "./small-scope.ts";
 import { readSourcePosition } from "./source-position.ts";
@@ -17,9 +18,13 @@ export interface ExportPlan {
   lowKey: SourceKey | null;
   highWatermark: SourceKey | null;
   partitions: PlannedPartition[];
-  /** Rows in the key space (within the filter), counted while cutting. */
+  /** Rows in the key space (within the filter): counted by the walk, or the optimizer's estimate when `estimated`. */
   rows: number;
-  /** Rows per partition the walk settled on (targetRows, raised to respect maxPartitions). */
+  /** True when the boundaries came from range estimates (estimate.ts) and partition rows are estimates. */
+  estimated: boolean;
+  /** EXPLAIN range estimates and extent lookups spent on the histogram (0 for the walk). */
+  probes: number;
+  /** Rows of the first partition: the walk's step (targetRows, raised to respect maxPartitions), or its estimate. */
   step: number;
   dives: number;
   elapsedMs: number;
@@ -33,12 +38,20 @@ export interface PlannerDeps {
   conn: Connection;
   clock: Clock;
   onProgress?: (boundaries: number, step: number) => void;
+  /** Tables estimated at or under this many rows are walked exactly (default EXACT_WALK_MAX_ROWS; Infinity: always). */
+  exactWalkMaxRows?: number;
+  /**
+   * Partitions that will be worked on at once (a local run's agent processes): smaller partitions than targetRows
+   * so that each gets one from the start, instead of idling until the splitter cuts one (never below one chunk).
+   */
+  minPartitions?: number;
 }
 
 /**
  * Plans an export: validates every identifier of the spec against information_schema, chooses the key, and cuts
- * the key space into partitions of about partitioning.targetRows rows through the key's index (boundaries.ts), or
- * plans one partition without the walk when an indexed filter leaves at most targetRows rows (small-scope.ts).
+ * the key space into partitions of about partitioning.targetRows rows: from the optimizer's range estimates
+ * (estimate.ts) for a large table with an integer leading key, else by walking the key's index (boundaries.ts); or
+ * one partition without either when an indexed filter leaves at most targetRows rows (small-scope.ts).
  */
 export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<ExportPlan> {
   const started = deps.clock.now();
@@ -54,13 +67,21 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
   const key = chooseKey(info, spec.source.partitionKey);
   const { targetRows, maxPartitions } = spec.partitioning;
   // Start from the step the estimate asks for; the walk doubles it again if the estimate was low.
-  const step = Math.max(targetRows, Math.ceil(info.estimatedRows / maxPartitions));
+  let step = Math.max(targetRows, Math.ceil(info.estimatedRows / maxPartitions));
+  if (deps.minPartitions && info.estimatedRows > 0) {
+    step = Math.min(step, Math.max(spec.destination.chunk.maxRows, Math.ceil(info.estimatedRows / deps.minPartitions)));
+  }
   const target = { database: info.database, table: info.table, index: key.index, columns: key.columns, filter };
-  let walk: Awaited<ReturnType<typeof walkBoundaries>>;
+  let walk: Boundaries;
   try {
     // A narrow filter (an incremental run's range) over at most one partition's rows: one partition, no walk.
     walk =
       (await singlePartitionScope(deps.conn, info, target, spec.source.filter, targetRows)) ??
+      (await estimateBoundaries(deps.conn, target, {
+        step,
+        maxPartitions,
+        exactWalkMaxRows: deps.exactWalkMaxRows ?? EXACT_WALK_MAX_ROWS,
+      })) ??
       (await walkBoundaries(deps.conn, target, { step, maxPartitions, onProgress: deps.onProgress }));
   } catch (cause) {
     throw new Error(`${what}: finding partition boundaries on index ${key.index}`, { cause });
@@ -81,6 +102,8 @@ export async function planExport(spec: ExportSpec, deps: PlannerDeps): Promise<E
     highWatermark: walk.highWatermark,
     partitions,
     rows: walk.rows.reduce((a, b) => a + b, 0),
+    estimated: walk.estimated === true,
+    probes: walk.probes ?? 0,
     step: walk.rows.length > 1 ? (walk.rows[0] as number) : step,
     dives: walk.dives,
     elapsedMs: deps.clock.now() - started,
