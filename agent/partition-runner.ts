@@ -35,6 +35,12 @@ export interface PartitionContext {
 
 export type Outcome = "completed" | "released" | "lost" | "failed";
 
+/**
+ * Parquet row groups close at 16 MiB of column data (narrow rows reach the 65,536-row limit long before): with one
+ * filling and two compressing, wide and 1 MB rows stay within the agent's memory bound (300 MB a process).
+ */
+const ROW_GROUP_BYTES = 16 * 1024 * 1024;
+
 class Abandoned extends Error {}
 
 /** One partition's run: its latest lease and the keeper renewing it, the reader over its range, rows read ahead. */
@@ -140,7 +146,11 @@ async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
   const { destination } = ctx.exportRecord.spec;
   const { maxRows, maxBytes } = destination.chunk;
   const seq = lease.chunks + 1;
-  const encoder: Encoder = createEncoder(destination.format, run.columns, { compression: destination.compression });
+  const encoder: Encoder = createEncoder(destination.format, run.columns, {
+    compression: destination.compression,
+    maxRowGroupBytes: ROW_GROUP_BYTES,
+    ...destination.parquet,
+  });
   const key = chunkKey(run.prefix, lease.partition, seq, lease.epoch, encoder.extension);
   const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, { bucket: destination.bucket, sse: destination.sse });
   const firstKey = ctx.source.keyOf(first[0] as Row);

@@ -13,6 +13,7 @@ import { ExitCode, UserError } from "../lib/errors.ts";
 import { DynamoJobStore } from "../lib/jobs/dynamo-job-store.ts";
 import { Agent } from "./agent.ts";
 import { DEFAULT_IMDS, Imds } from "./imds.ts";
+import { onSupervisorGone, PROCESS_ENV, superviseAgents } from "./processes.ts";
 
 export interface AgentFlags {
   config?: string;
@@ -25,6 +26,7 @@ export interface AgentFlags {
   imds?: string | false;
   imdsPoll?: string;
   concurrency?: string;
+  processes?: string;
 }
 
 /** Declares the agent's flags on a commander command. */
@@ -37,7 +39,8 @@ export function addAgentRunOptions(cmd: Command): Command {
     .option("--idle-exit <duration>", 'exit after this long without claimable work (e.g. "2m")')
     .option("--lease <duration>", "partition lease length")
     .option("--heartbeat <duration>", "lease heartbeat interval")
-    .option("--concurrency <n>", "partitions worked on at once")
+    .option("--concurrency <n>", "partitions worked on at once by each process")
+    .option("--processes <n>", "agent processes on this node, one per core to use (each claims its own partitions)")
     .option("--imds <url>", "instance metadata endpoint (default $AWS_EC2_METADATA_SERVICE_ENDPOINT)")
     .option("--no-imds", "do not watch instance metadata (local mode)")
     .option("--imds-poll <duration>", "how often to poll IMDS for spot notices (default 5s)");
@@ -59,6 +62,7 @@ export async function resolveAgentSettings(flags: AgentFlags) {
   set("heartbeatInterval", flags.heartbeat);
   set("imdsPollInterval", flags.imdsPoll);
   set("concurrency", flags.concurrency, true);
+  set("processes", flags.processes, true);
   if (typeof flags.imds === "string") merged.imdsEndpoint = flags.imds;
   return validateConfig(
     { ...merged, kind: "AgentSettings" },
@@ -87,6 +91,9 @@ function missingTable(err: unknown, table: string): UserError | null {
 /** Runs the agent until it drains or idles out; SIGTERM/SIGINT drain it. Returns the process exit code. */
 export async function runAgent(flags: AgentFlags): Promise<number> {
   const settings = await resolveAgentSettings(flags);
+  const tag = process.env[PROCESS_ENV] ? `[${process.env[PROCESS_ENV]}] ` : "";
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${tag}${line}\n`);
+  if (settings.processes > 1) return superviseAgents({ processes: settings.processes, argv: process.argv.slice(1), log });
   const endpoint = flags.imds === false ? undefined : (settings.imdsEndpoint ?? process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT);
   const imds = endpoint ? new Imds(endpoint, systemClock) : settings.nodeId ? undefined : new Imds(DEFAULT_IMDS, systemClock);
   let nodeId = settings.nodeId;
@@ -103,10 +110,11 @@ export async function runAgent(flags: AgentFlags): Promise<number> {
   });
   const s3 = s3Client();
   const store = new DynamoJobStore({ client, tableName: settings.stateTable, clock: systemClock });
-  const worker = new Agent({ store, s3, clock: systemClock, settings: { ...settings, nodeId }, imds });
+  const worker = new Agent({ store, s3, clock: systemClock, settings: { ...settings, nodeId }, imds, log });
   const onSignal = (sig: string) => worker.drain({ mode: "now", interrupted: false, reason: sig });
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   process.once("SIGINT", () => onSignal("SIGINT"));
+  onSupervisorGone(() => onSignal("the supervising agent process is gone"));
   try {
     const summary = await worker.run();
     return summary.outcomes.failed > 0 && summary.outcomes.completed === 0 ? ExitCode.failure : ExitCode.ok;

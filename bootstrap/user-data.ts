@@ -6,6 +6,7 @@
  * folder: then the node keeps its files there and never touches systemd. Nothing comes from anywhere but S3.
  */
 import { z } from "zod";
+import { AGENT_NODE_FLAGS } from "../config/settings.ts";
 
 /** EC2 rejects user-data over 16 KiB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
@@ -175,7 +176,7 @@ say "agent bundle verified and installed in $INSTALL"
 # Settings without secrets: the agent reads credentials from its instance role (or the environment, locally).
 printf '%s' "$SETTINGS_JSON" >"$SF_DIR/etc/agent.json"
 printf '%s' "$AGENT_ENV" >"$SF_DIR/etc/agent.env"
-AGENT=("$NODE_BIN" "$INSTALL/spotferry-agent.mjs" --config "$SF_DIR/etc/agent.json" \${AGENT_FLAGS[@]+"\${AGENT_FLAGS[@]}"})
+AGENT=("$NODE_BIN" ${AGENT_NODE_FLAGS.join(" ")} "$INSTALL/spotferry-agent.mjs" --config "$SF_DIR/etc/agent.json" \${AGENT_FLAGS[@]+"\${AGENT_FLAGS[@]}"})
 
 if [ "$USE_SYSTEMD" = 1 ]; then
   # Drain on shutdown: SIGTERM makes the agent commit or abandon its chunk and release its lease within 110 s.

@@ -129,6 +129,18 @@ export const sseSpec = z.discriminatedUnion(
 );
 export type SseSpec = z.infer<typeof sseSpec>;
 
+/**
+ * `destination.parquet`: how MySQL types map to Parquet where users differ. `tinyint1AsBoolean`: TINYINT(1) columns
+ * (MySQL's BOOL/BOOLEAN) become Parquet BOOLEAN instead of an 8-bit integer; a chunk holding a value other than 0/1
+ * (TINYINT(1) stores -128..127) then fails, naming the column, rather than changing it. Default false.
+ */
+export const parquetOptionsSpec = z
+  .object({
+    tinyint1AsBoolean: z.boolean().default(false),
+  })
+  .strict();
+export type ParquetOptions = z.infer<typeof parquetOptionsSpec>;
+
 export const destinationSpec = z
   .object({
     bucket: z
@@ -154,9 +166,13 @@ export const destinationSpec = z
       .default({ maxRows: 500_000, maxBytes: 128 * 1024 * 1024 }),
     /** Absent: objects get the bucket's default encryption. */
     sse: sseSpec.optional(),
+    /** Parquet-only choices of the schema; the field names are those of the encoder's options (lib/output/encode). */
+    parquet: parquetOptionsSpec.optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
+    if (d.parquet !== undefined && d.format !== "parquet")
+      ctx.addIssue({ code: "custom", path: ["parquet"], message: `applies to format parquet only, not ${d.format}` });
     const c = d.compression;
     if (c === undefined) return;
     const allowed = d.format === "parquet" ? ["zstd", "snappy", "gzip", "none"] : ["gzip", "none"];

@@ -18,7 +18,10 @@ if (up.status !== 0) process.exit(up.status ?? 1);
 const env = { ...process.env, ...localEnv() };
 const benches = readdirSync(join(root, "test", "bench"))
   .filter((f) => f.endsWith(".bench.ts"))
-  .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)));
+  // A name that is a bench's whole name picks that one only (`export` is not also `agent-export`).
+  .filter(
+    (f, _, all) => wanted.length === 0 || wanted.some((w) => (all.includes(`${w}.bench.ts`) ? f === `${w}.bench.ts` : f.includes(w))),
+  );
 let status = 0;
 for (const bench of benches) {
   process.stdout.write(`\n== ${bench}\n`);

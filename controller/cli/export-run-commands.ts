@@ -18,7 +18,7 @@ import { openSource, resolveSourceLogin } from "../../lib/mysql/connect.ts";
 import { openExportSource } from "../../lib/mysql/range-source.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
 import { type FinalizeResult, finalizeExport, readManifest } from "../finalize/finalize.ts";
-import { type LocalFleetResult, runLocalFleet } from "../local/local-fleet.ts";
+import { defaultProcesses, type LocalFleetResult, runLocalFleet } from "../local/local-fleet.ts";
 import { exportIdFor } from "../planner/plan.ts";
 import { MysqlSplitFinder } from "../planner/split-points.ts";
 import { DynamoFleetStore } from "../store/dynamo-fleet-store.ts";
@@ -43,6 +43,7 @@ async function planOrReuse(o: {
   spec: ExportSpec;
   exportId: string;
   createBucket: boolean;
+  minPartitions?: number;
 }): Promise<ExportRecord> {
   const mustCreate = await checkBucket(o.s3, o.spec.destination.bucket, o.createBucket);
   const prepared = await prepareExport(o);
@@ -170,7 +171,18 @@ export function registerExportRunCommands(program: Command): void {
           const { client, store } = openStore(tableName);
           const s3 = s3Client();
           try {
-            const record = await planOrReuse({ client, store, s3, tableName, spec, exportId, createBucket: !!opts.createBucket });
+            // At least a partition for every agent process from the start: idle processes would wait for the splitter.
+            const minPartitions = workers * defaultProcesses(workers);
+            const record = await planOrReuse({
+              client,
+              store,
+              s3,
+              tableName,
+              spec,
+              exportId,
+              createBucket: !!opts.createBucket,
+              minPartitions,
+            });
             if (record.state === "SUCCEEDED") {
               log(`export ${record.exportId} already succeeded: s3://${spec.destination.bucket}/${record.manifestKey}`);
               if (opts.json) printJson({ exportId: record.exportId, state: record.state, manifestKey: record.manifestKey });

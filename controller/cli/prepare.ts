@@ -69,6 +69,8 @@ export async function prepareExport(o: {
   spec: ExportSpec;
   exportId: string;
   onProgress?: (boundaries: number) => void;
+  /** Partitions that will be worked on at once (planExport's minPartitions). */
+  minPartitions?: number;
 }): Promise<Prepared> {
   if (await stateTableExists(o.client, o.tableName)) {
     await ensureStateTable(o.client, o.tableName);
@@ -77,7 +79,10 @@ export async function prepareExport(o: {
   }
   const conn = await openSource(o.spec.source);
   try {
-    return { exportId: o.exportId, plan: await planExport(o.spec, { conn, clock: systemClock, onProgress: o.onProgress }) };
+    return {
+      exportId: o.exportId,
+      plan: await planExport(o.spec, { conn, clock: systemClock, onProgress: o.onProgress, minPartitions: o.minPartitions }),
+    };
   } finally {
     await conn.end().catch(() => {});
   }

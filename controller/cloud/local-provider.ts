@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
+import { AGENT_NODE_FLAGS } from "../../config/settings.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type {
   CloudInstance,
@@ -144,7 +145,10 @@ export class LocalCloudProvider implements CloudProvider {
 
   private agentArgs(instanceId: string, pool: string): string[] {
     const lease = this.o.leaseSeconds;
+    // A Node command gets the agent's Node flags (config/settings.ts), as on a node.
+    const nodeFlags = this.o.agentCommand[0] === process.execPath ? AGENT_NODE_FLAGS : [];
     return [
+      ...nodeFlags,
       ...this.o.agentCommand.slice(1),
       "agent",
       "run",

@@ -128,6 +128,9 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
  */
 export function agentFlags(pool: PoolRecord, settings: ControllerSettings): string[] {
   const flags = [`--pool=${pool.pool}`, `--state-table=${settings.stateTable}`];
+  // One agent process per partition the node works on at once: each on its own core (agent/processes.ts).
+  const perNode = pool.spec.capacity.partitionsPerNode;
+  if (perNode > 1) flags.push(`--processes=${perNode}`);
   const a = settings.nodeAgent;
   if (a.partitionLease !== undefined) flags.push(`--lease=${a.partitionLease}s`);
   if (a.heartbeatInterval !== undefined) flags.push(`--heartbeat=${a.heartbeatInterval}s`);

@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { join } from "node:path";
 import type { ExportRecord } from "../../config/records.ts";
 import { controllerSettings } from "../../config/settings.ts";
@@ -30,6 +30,11 @@ export interface LocalFleetOptions {
   claimPool: string;
   stateTable: string;
   workers: number;
+  /**
+   * Processes per agent (agent/processes.ts), each working on its own partition. Default: this machine's cores
+   * shared among the workers (at least 1), so one worker uses every core and many workers do not oversubscribe them.
+   */
+  processesPerAgent?: number;
   /** Argv that starts the CLI, e.g. [process.execPath, "bin/spotferry.mjs"]. */
   agentCommand: string[];
   leaseSeconds: number;
@@ -96,6 +101,8 @@ function localReconcilers(finalizing: boolean): NamedReconciler[] {
     });
 }
 
+export const defaultProcesses = (workers: number) => Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers)));
+
 /** Agents that failed to start in a row (with no progress between) before the run stops: two rounds of workers. */
 const startFailureLimit = (workers: number) => Math.max(3, 2 * workers);
 
@@ -106,9 +113,11 @@ export async function runLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet
   const { clock } = opts;
   const pool = localPoolName(opts.claimPool);
   const counts: TakenBack = { reaped: 0, revoked: 0 };
+  const processes = opts.processesPerAgent ?? defaultProcesses(opts.workers);
   const provider = new LocalCloudProvider({
     clock,
     agentCommand: opts.agentCommand,
+    extraAgentFlags: [`--processes=${processes}`],
     stateTable: opts.stateTable,
     leaseSeconds: opts.leaseSeconds,
     logDir: opts.logDir,
@@ -122,7 +131,7 @@ export async function runLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet
   };
   const finalizeErrors: string[] = [];
   const finalize = opts.finalize;
-  await opts.fleet.applyPool(localPoolSpec(pool, opts.workers));
+  await opts.fleet.applyPool(localPoolSpec(pool, { workers: opts.workers, partitionsPerNode: processes }));
   const controller = new Controller({
     owner: `${hostname()}:${process.pid}:local`,
     clock,
@@ -147,7 +156,9 @@ export async function runLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet
     reconcilers: localReconcilers(finalize !== undefined),
     log,
   });
-  log(`local run of export ${opts.exportId}: pool ${pool} (claims from ${opts.claimPool}), up to ${opts.workers} agents`);
+  log(
+    `local run of export ${opts.exportId}: pool ${pool} (claims from ${opts.claimPool}), up to ${opts.workers} agents of ${processes} processes`,
+  );
   let outcome: Outcome = { done: false, state: null, progress: await opts.jobs.progress(opts.exportId) };
   const startFailures = new StartFailures({ logDir: opts.logDir, idPrefix: provider.idPrefix, limit: startFailureLimit(opts.workers) });
   try {

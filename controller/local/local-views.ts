@@ -33,14 +33,14 @@ export function localPoolName(specPool: string): string {
  * no spot market (a spot node would be marked short by capacity memory after a hard kill and never replaced).
  * Boot and drain timeouts are a process's, not an instance's.
  */
-export function localPoolSpec(name: string, workers: number): PoolSpec {
+export function localPoolSpec(name: string, o: { workers: number; partitionsPerNode: number }): PoolSpec {
   return poolSpec.parse({
     kind: "Pool",
     name,
     instanceTypes: ["local.process"],
     subnets: ["subnet-local"],
     imageId: "ami-local",
-    capacity: { min: 0, max: workers },
+    capacity: { min: 0, max: o.workers, partitionsPerNode: o.partitionsPerNode },
     purchase: "on-demand",
     bootTimeout: "60s",
     drainTimeout: "60s",

@@ -110,6 +110,9 @@ export function sourceText(c: ColumnSpec): string {
 export function objectText(c: ColumnSpec, format: OutputFormat): string {
   const q = quoteDuck(c.name);
   const parquet = format === "parquet";
+  // A TINYINT(1) may be written as BOOLEAN (destination.parquet.tinyint1AsBoolean): through TINYINT it reads 1/0 again.
+  if (parquet && (c.kind === "int8" || c.kind === "uint8"))
+    return `CAST(CAST(${q} AS ${c.kind === "int8" ? "TINYINT" : "UTINYINT"}) AS VARCHAR)`;
   if (INTEGER_KINDS.has(c.kind) || c.kind === "bit") return parquet ? `CAST(${q} AS VARCHAR)` : q;
   switch (c.kind) {
     case "float":

@@ -12,7 +12,7 @@ import { after, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import mysql from "mysql2/promise";
-import type { OutputFormat } from "../../lib/output/encode/encoder.ts";
+import type { EncoderOptions, OutputFormat } from "../../lib/output/encode/encoder.ts";
 import {
   type ColumnSpec,
   columnsFromFields,
@@ -41,7 +41,7 @@ function driverRows(): unknown[][] {
 }
 const expected = (r: number, j: number) => ((cases[j] as Case).rows[r] as Case["rows"][0])[2];
 
-async function encode(format: OutputFormat, columns: ColumnSpec[], rows: unknown[][], opts = {}) {
+async function encode(format: OutputFormat, columns: ColumnSpec[], rows: unknown[][], opts: EncoderOptions = {}) {
   const enc = createEncoder(format, columns, opts);
   const chunks: Buffer[] = [];
   const reading = (async () => {
@@ -79,6 +79,7 @@ async function readParquet(bytes: Buffer, columns: ColumnSpec[]): Promise<(strin
   assert.equal(typeOf.get("ts3"), "TIMESTAMP WITH TIME ZONE");
   assert.equal(typeOf.get("d"), "DATE");
   assert.equal(typeOf.get("blob"), "BLOB");
+  assert.equal(typeOf.get("j"), "JSON", "JSON columns carry the JSON logical type");
   const r = await con.runAndReadAll(`SELECT ${expr.join(", ")} FROM '${file}'`);
   return r.getRows().map((row) => row.map((v, j) => canonicalText(columns[j] as ColumnSpec, v === null ? null : String(v))));
 }
@@ -196,9 +197,8 @@ describe("encoders round-trip every MySQL type", () => {
   });
 
   const envFile = new URL("../../.spotferry/local.env", import.meta.url);
-  test("rows SELECTed from MariaDB", {
-    skip: !existsSync(envFile) && "local stack not up (npx spotferry local up)",
-  }, async () => {
+  const noStack = !existsSync(envFile) && "local stack not up (npx spotferry local up)";
+  async function connect() {
     const env = Object.fromEntries(
       [...readFileSync(envFile, "utf8").matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], (m[2] as string).replace(/^'(.*)'$/, "$1")]),
     );
@@ -210,6 +210,83 @@ describe("encoders round-trip every MySQL type", () => {
       password: env.SPOTFERRY_MYSQL_PASSWORD,
       ...MYSQL_SOURCE_OPTIONS,
     });
+    return { conn, db };
+  }
+
+  test("MariaDB's NOT NULL and TINYINT(1) reach the Parquet schema (REQUIRED, BOOLEAN when asked)", { skip: noStack }, async () => {
+    const { conn, db } = await connect();
+    try {
+      await conn.query(SESSION_INIT_SQL);
+      await conn.query(`CREATE DATABASE \`${db}\``);
+      await conn.query(`USE \`${db}\``);
+      await conn.query(
+        `CREATE TABLE t (k INT NOT NULL PRIMARY KEY, n INT NULL, flag TINYINT(1) NOT NULL, b BOOL NULL, tiny TINYINT NOT NULL,
+           dt DATETIME NOT NULL, name VARCHAR(20) NOT NULL, doc JSON NULL) DEFAULT CHARSET utf8mb4`,
+      );
+      await conn.query(`INSERT INTO t VALUES (1, NULL, 1, NULL, -5, '2024-01-02 03:04:05', 'a', '{"x": 1}'),
+        (2, 7, 0, 1, 100, '2024-01-02 03:04:06', 'b', NULL)`);
+      const select = "SELECT k, n, flag, b, tiny, dt, name, doc FROM t ORDER BY k";
+      const [rows, fields] = await conn.query({ sql: select });
+      const columns = columnsFromFields(fields as never);
+      const by = new Map(columns.map((c) => [c.name, c]));
+      assert.deepEqual(
+        columns.map((c) => [c.name, c.nullable]),
+        [
+          ["k", false],
+          ["n", true],
+          ["flag", false],
+          ["b", true],
+          ["tiny", false],
+          ["dt", true],
+          ["name", false],
+          ["doc", true],
+        ],
+        "NOT NULL from the driver's flags; DATETIME stays nullable (zero dates become NULL)",
+      );
+      assert.equal(by.get("flag")?.displayWidth, 1, "TINYINT(1): mysql2 columnLength 1");
+      assert.equal(by.get("b")?.displayWidth, 1, "BOOL is TINYINT(1)");
+      assert.notEqual(by.get("tiny")?.displayWidth, 1);
+      const { bytes } = await encode("parquet", columns, rows as unknown[][], { tinyint1AsBoolean: true });
+      const file = join(dir, `req-${db}.parquet`);
+      writeFileSync(file, bytes);
+      const duck = await (await DuckDBInstance.create(":memory:")).connect();
+      const schema = (
+        await duck.runAndReadAll(`SELECT name, repetition_type, duckdb_type FROM parquet_schema('${file}') WHERE num_children IS NULL`)
+      )
+        .getRows()
+        .map((r) => r.map(String));
+      assert.deepEqual(schema, [
+        ["k", "REQUIRED", "INTEGER"],
+        ["n", "OPTIONAL", "INTEGER"],
+        ["flag", "REQUIRED", "BOOLEAN"],
+        ["b", "OPTIONAL", "BOOLEAN"],
+        ["tiny", "REQUIRED", "TINYINT"],
+        ["dt", "OPTIONAL", "TIMESTAMP"],
+        ["name", "REQUIRED", "VARCHAR"],
+        ["doc", "OPTIONAL", "JSON"],
+      ]);
+      const back = (await duck.runAndReadAll(`SELECT k, n, flag, b, tiny, name, doc FROM '${file}'`))
+        .getRows()
+        .map((r) => r.map((v) => (v === null ? null : String(v))));
+      assert.deepEqual(back, [
+        ["1", null, "true", null, "-5", "a", '{"x": 1}'],
+        ["2", "7", "false", "true", "100", "b", null],
+      ]);
+      duck.closeSync();
+      // MySQL's TINYINT(1) holds -128..127: a 2 fails the chunk (naming the column) instead of becoming true.
+      await conn.query("INSERT INTO t VALUES (3, NULL, 2, NULL, 0, '2024-01-02 03:04:07', 'c', NULL)");
+      const [more] = await conn.query({ sql: select });
+      const enc = createEncoder("parquet", columns, { tinyint1AsBoolean: true, threads: "inline" });
+      enc.output.on("error", () => {});
+      await assert.rejects(enc.write(more as unknown[][]), /column flag/);
+    } finally {
+      await conn.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => {});
+      await conn.end();
+    }
+  });
+
+  test("rows SELECTed from MariaDB", { skip: noStack }, async () => {
+    const { conn, db } = await connect();
     try {
       await conn.query(SESSION_INIT_SQL);
       await conn.query(`CREATE DATABASE \`${db}\``);

@@ -6,7 +6,6 @@
  * columns also keep a validity bitmap, which is byte for byte the bit-packed run of their definition levels.
  */
 import type { ColumnSpec } from "./column-spec.ts";
-import { bitPackedRun } from "./rle-hybrid.ts";
 import { bitValue, parseDateDays, putDateTimeMicros, putDecimal, putInt64, putSafeInt64, ZERO_DATE } from "./values.ts";
 
 export type Row = readonly unknown[];
@@ -15,6 +14,12 @@ export type Row = readonly unknown[];
 export interface ColumnCounters {
   nulls: number;
   zeroDates: number;
+}
+
+/** A dictionary page body: `count` PLAIN BYTE_ARRAY entries. */
+export interface DictionaryPage {
+  bytes: Uint8Array;
+  count: number;
 }
 
 export abstract class ColumnBuilder {
@@ -56,6 +61,19 @@ export abstract class ColumnBuilder {
 
   /** Stores a non-null value; returns false to store NULL instead (zero dates). */
   protected abstract put(v: unknown): boolean;
+
+  /**
+   * The row group's dictionary page body (PLAIN entries) when this column chunk is dictionary-encoded, else null.
+   * Called once per row group, before values(), which then returns the RLE_DICTIONARY index data instead of PLAIN.
+   */
+  dictionary(): DictionaryPage | null {
+    return null;
+  }
+
+  /** min/max the builder computed itself (PLAIN bytes), for columns the compressor has no statistics for; null = none. */
+  bounds(): [Uint8Array, Uint8Array] | null {
+    return null;
+  }
 
   /** PLAIN bytes of the non-null values (or, for dictionary columns, the RLE_DICTIONARY index data). */
   abstract values(): Uint8Array;
@@ -249,8 +267,9 @@ export class FixedBuilder extends ColumnBuilder {
 
 /** UTF-8 text (VARCHAR/TEXT/JSON/TIME) and bytes (BINARY/VARBINARY/BLOB), PLAIN: a 4-byte length, then the bytes. */
 export class BytesBuilder extends ColumnBuilder {
-  private data: Buffer;
-  private pos = 0;
+  protected data: Buffer;
+  /** End of the PLAIN bytes written so far. */
+  protected pos = 0;
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
@@ -327,101 +346,5 @@ export class BytesBuilder extends ColumnBuilder {
   override reset(): void {
     super.reset();
     this.pos = 0;
-  }
-}
-
-/** ENUM/SET (few distinct values): a per-row-group dictionary and one index per non-null value. */
-export class DictionaryBuilder extends ColumnBuilder {
-  private readonly ids = new Map<string, number>();
-  private readonly entries: string[] = [];
-  private readonly indices: Int32Array;
-  private n = 0;
-
-  constructor(spec: ColumnSpec, index: number, capacity: number) {
-    super(spec, index, capacity);
-    this.indices = new Int32Array(capacity);
-  }
-
-  // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
-  override append(rows: readonly Row[], from: number, to: number): void {
-    const j = this.index;
-    const validity = this.validity;
-    const nullable = this.spec.nullable;
-    let i = this.length;
-    for (let r = from; r < to; r++, i++) {
-      const v = (rows[r] as Row)[j];
-      if (v !== null && v !== undefined && this.put(v)) {
-        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
-      } else this.addNull();
-    }
-    this.length = i;
-  }
-
-  protected put(v: unknown): boolean {
-    const s = typeof v === "string" ? v : String(v);
-    let id = this.ids.get(s);
-    if (id === undefined) {
-      id = this.entries.length;
-      this.ids.set(s, id);
-      this.entries.push(s);
-    }
-    this.indices[this.n++] = id;
-    return true;
-  }
-
-  /** The dictionary page body: its entries, PLAIN. */
-  dictionary(): { bytes: Uint8Array; count: number } {
-    const parts = this.entries.map((e) => Buffer.from(e, "utf8"));
-    const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.writeInt32LE(p.length, at);
-      out.set(p, at + 4);
-      at += 4 + p.length;
-    }
-    return { bytes: out, count: parts.length };
-  }
-
-  /** RLE_DICTIONARY data: the bit width, then the indices as one bit-packed run. */
-  values(): Uint8Array {
-    const width = Math.max(1, 32 - Math.clz32(Math.max(0, this.entries.length - 1)));
-    return bitPackedRun(this.indices, this.n, width, true);
-  }
-
-  byteSize(): number {
-    return this.n;
-  }
-
-  override reset(): void {
-    super.reset();
-    this.n = 0;
-    this.ids.clear();
-    this.entries.length = 0;
-  }
-}
-
-export function createBuilder(spec: ColumnSpec, index: number, capacity: number, fixedWidth: number): ColumnBuilder {
-  switch (spec.kind) {
-    case "int64":
-    case "uint64":
-    case "datetime":
-    case "timestamp":
-      return new Int64Builder(spec, index, capacity);
-    case "decimal":
-      if (spec.precision <= 9) return new NumberBuilder(spec, index, capacity);
-      if (spec.precision <= 18) return new Int64Builder(spec, index, capacity);
-      return new FixedBuilder(spec, index, capacity, fixedWidth);
-    case "bit":
-      return spec.bits > 32 ? new Int64Builder(spec, index, capacity) : new NumberBuilder(spec, index, capacity);
-    case "enum":
-    case "set":
-      return new DictionaryBuilder(spec, index, capacity);
-    case "time":
-    case "json":
-    case "text":
-    case "binary":
-      return new BytesBuilder(spec, index, capacity);
-    default:
-      return new NumberBuilder(spec, index, capacity);
   }
 }

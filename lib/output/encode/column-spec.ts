@@ -44,6 +44,11 @@ export interface ColumnSpec {
   bits: number;
   /** The source type as reported, for the manifest and error messages, e.g. "LONGLONG UNSIGNED". */
   sourceType: string;
+  /**
+   * TINYINT only: the display width the driver reports (mysql2 `columnLength`), 1 for TINYINT(1), i.e. MySQL's
+   * BOOL/BOOLEAN (MariaDB and MySQL both report 1; plain TINYINT reports 4, TINYINT UNSIGNED 3).
+   */
+  displayWidth?: number;
 }
 
 /** The subset of mysql2's FieldPacket this module reads. */
@@ -193,7 +198,7 @@ interface DecodedField {
 function numericColumn({ f, code, unsigned, base }: DecodedField): ColumnSpec | undefined {
   switch (code) {
     case MysqlType.TINY:
-      return { ...base, kind: unsigned ? "uint8" : "int8" };
+      return { ...base, kind: unsigned ? "uint8" : "int8", ...(f.columnLength === undefined ? {} : { displayWidth: f.columnLength }) };
     case MysqlType.SHORT:
       return { ...base, kind: unsigned ? "uint16" : "int16" };
     case MysqlType.INT24:

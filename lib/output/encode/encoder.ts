@@ -22,6 +22,16 @@ export interface EncoderOptions {
   threads?: "worker" | "inline";
   /** Bytes buffered in `output` before write() waits for the reader (default 8 MiB). */
   highWaterMark?: number;
+  /**
+   * Parquet: write TINYINT(1) columns (ColumnSpec.displayWidth 1, MySQL's BOOL) as BOOLEAN instead of INT32 INTEGER(8);
+   * a value other than 0/1 then fails the chunk, naming the column. Default false (the spec's destination.parquet).
+   */
+  tinyint1AsBoolean?: boolean;
+  /**
+   * Parquet: bound on the PLAIN bytes of a text column's per-row-group dictionary (default 1 MiB, parquet-mr's
+   * dictionary page size); past it that column chunk falls back to PLAIN. 0 = never dictionary-encode text.
+   */
+  dictionaryMaxBytes?: number;
 }
 
 export interface ColumnStats {

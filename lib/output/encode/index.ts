@@ -3,10 +3,13 @@
  *   column-spec.ts      mysql2 field metadata -> ColumnSpec; the mysql2 options the source must use
  *   values.ts           exact value conversions (BIGINT, DECIMAL, dates, BIT) without lossy JS numbers
  *   column-builders.ts  column buffers in Parquet PLAIN layout, filled straight from the driver's row arrays
+ *   dictionary-builders.ts  ENUM/SET dictionaries, and text dictionaries per row group with PLAIN fallback
+ *   builder-factory.ts  the builder for each column (and BooleanBuilder: TINYINT(1) as BOOLEAN)
  *   rle-hybrid.ts       RLE/bit-packed hybrid runs (definition levels, dictionary indices)
  *   thrift-compact.ts   Thrift compact-protocol writer (page headers, footer)
  *   parquet-format.ts   Parquet physical/logical types per column, page headers, column chunk metadata, footer
  *   page-compressor.ts  compression (zstd wasm / gzip / snappy) and min/max statistics of a row group's pages
+ *   byte-stats.ts       min/max of string pages in byte order, truncated to 64 bytes (runs with the compressor)
  *   parquet-worker.ts   worker thread running page-compressor.ts for every encoder of the process
  *   parquet-encoder.ts  the Parquet Encoder: row groups -> pages -> compressed in the worker -> streamed to output
  *   text-encoders.ts    the NDJSON and CSV Encoders (gzip)

@@ -1,7 +1,7 @@
 /**
  * The CPU-heavy half of writing a row group, run in a worker thread (parquet-worker.ts) or in-process: compresses each
- * uncompressed page body of a row group and computes min/max statistics of the integer-like columns from their PLAIN
- * values. Input and output are one ArrayBuffer each, transferred (not copied) across the thread boundary.
+ * uncompressed page body of a row group and computes min/max statistics of the integer-like and string columns from their
+ * PLAIN values (strings: byte-stats.ts). Input and output are one ArrayBuffer each, transferred (not copied) across the thread boundary.
  * Codecs: zstd level 1 (node:zlib's native zstd on Node >= 22.15, else zstd compiled to wasm, @bokuweb/zstd-wasm), gzip
  * level 1 (node:zlib, native), snappy (snappyjs, pure JS) or none.
  */
@@ -10,6 +10,7 @@ import zlib, { gzipSync } from "node:zlib";
 // its own directory: in a bundle, from next to the bundle (see README, "Shipping").
 import zstdWasm from "@bokuweb/zstd-wasm";
 import snappyjs from "snappyjs";
+import { byteArrayBounds } from "./byte-stats.ts";
 import type { Compression } from "./encoder.ts";
 import type { StatsOrder } from "./parquet-format.ts";
 
@@ -17,7 +18,10 @@ export interface PageSpec {
   /** The page body in the job buffer. */
   off: number;
   len: number;
-  /** Statistics over PLAIN fixed-width values at [valuesOff, valuesOff + valuesLen), 8-byte aligned; null = none. */
+  /**
+   * Statistics over the PLAIN values at [valuesOff, valuesOff + valuesLen): fixed-width ones 8-byte aligned, or BYTE_ARRAY
+   * ("bytes"; for a dictionary-encoded column its dictionary page); null = none.
+   */
   stats: StatsOrder;
   valuesOff: number;
   valuesLen: number;
@@ -35,6 +39,8 @@ export interface PageOut {
   len: number;
   min: Uint8Array | null;
   max: Uint8Array | null;
+  /** False when min/max are truncated bounds (long strings). */
+  exact: { min: boolean; max: boolean };
 }
 
 export interface PageResult {
@@ -72,9 +78,21 @@ function codecFor(c: Compression): Promise<Codec> | Codec {
   }
 }
 
+const EXACT = { min: true, max: true } as const;
+
+/** min/max of a page's PLAIN values in the column's sort order, as PLAIN bytes (strings: without the length). */
+function pageStats(buf: ArrayBuffer, p: PageSpec): Pick<PageOut, "min" | "max" | "exact"> {
+  if (p.stats === "bytes") {
+    const b = p.valuesLen > 0 ? byteArrayBounds(new Uint8Array(buf, p.valuesOff, p.valuesLen)) : null;
+    return b ? { min: b.min, max: b.max, exact: { min: b.minExact, max: b.maxExact } } : { min: null, max: null, exact: EXACT };
+  }
+  const mm = minMax(buf, p.valuesOff, p.valuesLen, p.stats);
+  return { min: mm?.[0] ?? null, max: mm?.[1] ?? null, exact: EXACT };
+}
+
 /** min/max of PLAIN fixed-width values in the column's sort order, as PLAIN bytes. */
 function minMax(buf: ArrayBuffer, off: number, len: number, order: StatsOrder): [Uint8Array, Uint8Array] | null {
-  if (order === null || len === 0) return null;
+  if (order === null || order === "bytes" || len === 0) return null;
   const bytes = new Uint8Array(buf, off, len);
   if (order === "i32" || order === "u32") {
     const v = order === "i32" ? new Int32Array(buf, off, len / 4) : new Uint32Array(buf, off, len / 4);
@@ -121,8 +139,7 @@ export async function compressPages(job: PageJob): Promise<PageResult> {
   for (const p of job.pages) {
     const body = new Uint8Array(job.buf, p.off, p.len);
     const packed = codec(body);
-    const mm = minMax(job.buf, p.valuesOff, p.valuesLen, p.stats);
-    pages.push({ off: total, len: packed.length, min: mm?.[0] ?? null, max: mm?.[1] ?? null });
+    pages.push({ off: total, len: packed.length, ...pageStats(job.buf, p) });
     parts.push(packed);
     total += packed.length;
   }

@@ -1,13 +1,14 @@
 /**
  * Streaming Parquet encoder written by hand (no Parquet library): the driver's row arrays are appended column by column
  * into builders that already hold Parquet PLAIN bytes (column-builders.ts). A full row group becomes one uncompressed
- * data page per column (dictionary page first for ENUM/SET), laid out in one ArrayBuffer that is transferred to a worker
- * thread (parquet-worker.ts) which compresses the pages and computes statistics while this thread fills the next row
- * group. Row groups are written to `output` in order as they come back (magic, row groups, then the footer), so memory
+ * data page per column (a dictionary page first for ENUM/SET, and for text while a dictionary pays), laid out in one
+ * ArrayBuffer that is transferred to a worker thread (parquet-worker.ts) which compresses the pages and computes
+ * statistics while this thread fills the next row group. Row groups are written to `output` in order as they come back (magic, row groups, then the footer), so memory
  * is bounded by the row group being filled plus MAX_IN_FLIGHT row groups being compressed.
  */
 import { Worker } from "node:worker_threads";
-import { type ColumnBuilder, createBuilder, DictionaryBuilder, type Row } from "./column-builders.ts";
+import { createBuilder } from "./builder-factory.ts";
+import type { ColumnBuilder, Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { ByteOutput, type Compression, type Encoder, type EncoderOptions, type EncoderStats, statsOf, valueError } from "./encoder.ts";
 import { compressPages, type PageJob, type PageResult, type PageSpec } from "./page-compressor.ts";
@@ -86,9 +87,11 @@ interface ChunkLayout {
   numValues: number;
   nullCount: number;
   dictCount: number;
-  /** Page indices in the job: the dictionary page (or -1) and the data page. */
+  /** Page indices in the job: the dictionary page (or -1: PLAIN this row group) and the data page. */
   dictPage: number;
   dataPage: number;
+  /** min/max from the builder (BOOLEAN), when the compressor computes none. */
+  bounds: [Uint8Array, Uint8Array] | null;
 }
 
 const align8 = (n: number) => (n + 7) & ~7;
@@ -114,16 +117,20 @@ function takeRowGroup({ builders, pcols, compression }: RowGroupSource): TakenRo
   const layout: ChunkLayout[] = [];
   for (const [i, b] of builders.entries()) {
     const col = pcols[i] as ParquetColumn;
-    let dictPage = -1;
-    let dictCount = 0;
-    if (b instanceof DictionaryBuilder) {
-      const d = b.dictionary();
-      dictPage = bodies.length;
-      dictCount = d.count;
-      bodies.push({ def: null, values: d.bytes, stats: null });
-    }
-    layout.push({ numValues: numRows, nullCount: b.nullCount, dictCount, dictPage, dataPage: bodies.length });
-    bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: col.stats });
+    // Decided per row group (text falls back to PLAIN when a dictionary does not pay); its statistics are the
+    // dictionary's entries, which are exactly the distinct values.
+    const d = b.dictionary();
+    const dictPage = d ? bodies.length : -1;
+    if (d) bodies.push({ def: null, values: d.bytes, stats: col.stats });
+    layout.push({
+      numValues: numRows,
+      nullCount: b.nullCount,
+      dictCount: d?.count ?? 0,
+      dictPage,
+      dataPage: bodies.length,
+      bounds: b.bounds(),
+    });
+    bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: d ? null : col.stats });
   }
   // Values start 8-byte aligned so the compressor can read them through typed arrays for statistics.
   const pages: PageSpec[] = [];
@@ -176,7 +183,7 @@ class ParquetFile {
       const page = (k: number, kind: "data" | "dictionary") => {
         const src = jobPages[k] as PageSpec;
         const res = r.pages[k] as PageResult["pages"][number];
-        const encoding = kind === "dictionary" || !column.dictionary ? Encoding.PLAIN : Encoding.RLE_DICTIONARY;
+        const encoding = kind === "dictionary" || c.dictPage < 0 ? Encoding.PLAIN : Encoding.RLE_DICTIONARY;
         const header = pageHeader(kind, src.len, res.len, kind === "data" ? c.numValues : c.dictCount, encoding);
         const offset = this.written;
         this.emit(header);
@@ -187,6 +194,8 @@ class ParquetFile {
       };
       const dict = c.dictPage >= 0 ? page(c.dictPage, "dictionary") : null;
       const data = page(c.dataPage, "data");
+      const stats = dict?.res.min ? dict.res : data.res;
+      const [min, max] = stats.min ? [stats.min, stats.max] : (c.bounds ?? [null, null]);
       return {
         column,
         codec: Codec[this.compression],
@@ -196,8 +205,9 @@ class ParquetFile {
         compressed,
         dataPageOffset: data.offset,
         dictionaryPageOffset: dict?.offset ?? null,
-        min: data.res.min,
-        max: data.res.max,
+        min,
+        max,
+        exact: stats.exact,
       };
     });
     this.rowGroups.push({ columns: chunks, numRows, fileOffset });
@@ -264,8 +274,9 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
   const compression = opts.compression ?? "zstd";
   const rowGroupRows = opts.rowGroupRows ?? 65_536;
   const maxRowGroupBytes = opts.maxRowGroupBytes ?? 64 * 1024 * 1024;
-  const pcols = columns.map(parquetColumn);
-  const builders: ColumnBuilder[] = columns.map((c, i) => createBuilder(c, i, rowGroupRows, pcols[i]?.width ?? 0));
+  const pcols = columns.map((c) => parquetColumn(c, { tinyint1AsBoolean: opts.tinyint1AsBoolean === true }));
+  const maxDictBytes = opts.dictionaryMaxBytes ?? 1024 * 1024;
+  const builders: ColumnBuilder[] = pcols.map((p, i) => createBuilder(p, i, rowGroupRows, { maxDictBytes }));
   const out = new ByteOutput(opts.highWaterMark ?? 8 * 1024 * 1024);
   const host = hostFor(opts.threads ?? "worker");
   const file = new ParquetFile({ out, pcols, compression });

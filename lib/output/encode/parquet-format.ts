@@ -7,7 +7,7 @@ import type { ColumnSpec } from "./column-spec.ts";
 import type { Compression } from "./encoder.ts";
 import { ThriftWriter } from "./thrift-compact.ts";
 
-export const Physical = { INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6, FIXED_LEN_BYTE_ARRAY: 7 } as const;
+export const Physical = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6, FIXED_LEN_BYTE_ARRAY: 7 } as const;
 export const Encoding = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
 const Converted = {
   UTF8: 0,
@@ -22,19 +22,36 @@ const Converted = {
   INT_16: 16,
   INT_32: 17,
   INT_64: 18,
+  JSON: 19,
 } as const;
 const PageType = { DATA_PAGE: 0, DICTIONARY_PAGE: 2 } as const;
 export const Codec: Record<Compression, number> = { none: 0, snappy: 1, gzip: 2, zstd: 6 };
 
-/** How a value sorts, for min/max statistics (computed only for fixed-width integer-like columns). */
-export type StatsOrder = "i32" | "u32" | "i64" | "u64" | null;
+/**
+ * How a value sorts, for min/max statistics: fixed-width integer-like columns, and "bytes" for UTF-8 strings (unsigned
+ * byte order, which is code point order, as TYPE_ORDER defines for UTF8). Floats, DECIMAL > 18 digits, BLOB and JSON
+ * get null_count only.
+ */
+export type StatsOrder = "i32" | "u32" | "i64" | "u64" | "bytes" | null;
+
+/** Parquet choices of the spec (destination.parquet) that change the schema. */
+export interface ParquetSchemaOptions {
+  /** TINYINT(1) (display width 1, MySQL's BOOL) as Parquet BOOLEAN instead of INT32 INTEGER(8). */
+  tinyint1AsBoolean?: boolean;
+}
+
+/** A TINYINT(1) column: what MySQL calls BOOL/BOOLEAN (the driver reports display width 1). */
+export function isTinyint1(spec: ColumnSpec): boolean {
+  return (spec.kind === "int8" || spec.kind === "uint8") && spec.displayWidth === 1;
+}
 
 export interface ParquetColumn {
   spec: ColumnSpec;
   physical: number;
-  /** Bytes per value for fixed-width types (4, 8 or the FIXED_LEN_BYTE_ARRAY length); 0 for BYTE_ARRAY. */
+  /** Bytes per value for fixed-width types (4, 8 or the FIXED_LEN_BYTE_ARRAY length); 0 for BYTE_ARRAY and BOOLEAN. */
   width: number;
-  dictionary: boolean;
+  /** "always" for ENUM/SET; "try" for text, dictionary-encoded per row group while it pays (README, "Dictionaries"). */
+  dictionary: "always" | "try" | "never";
   stats: StatsOrder;
   /** Writes the SchemaElement fields after name/repetition: converted type, scale/precision, logical type. */
   annotate: (w: ThriftWriter) => void;
@@ -51,6 +68,11 @@ const stringType = (w: ThriftWriter) => {
   w.i32(6, Converted.UTF8);
   w.struct(10).struct(1).end().end();
 };
+// LogicalType.JSON is field 12 of the union (JsonType, empty); readers then know the text is a JSON document.
+const jsonType = (w: ThriftWriter) => {
+  w.i32(6, Converted.JSON);
+  w.struct(10).struct(12).end().end();
+};
 const timestampType = (utc: boolean) => (w: ThriftWriter) => {
   // TIMESTAMP_MICROS as converted type means UTC-adjusted to legacy readers, so a zone-less DATETIME gets none.
   if (utc) w.i32(6, Converted.TIMESTAMP_MICROS);
@@ -66,9 +88,11 @@ export function decimalBytes(precision: number): number {
   return n;
 }
 
-export function parquetColumn(spec: ColumnSpec): ParquetColumn {
-  const base = { spec, dictionary: false, stats: null as StatsOrder };
+export function parquetColumn(spec: ColumnSpec, opts: ParquetSchemaOptions = {}): ParquetColumn {
+  const base = { spec, dictionary: "never" as ParquetColumn["dictionary"], stats: null as StatsOrder };
   const k = spec.kind;
+  // No logical type: BOOLEAN is its own physical type (PLAIN: bit-packed, LSB first); its statistics come from the builder.
+  if (opts.tinyint1AsBoolean && isTinyint1(spec)) return { ...base, physical: Physical.BOOLEAN, width: 0, annotate: () => {} };
   switch (k) {
     case "int8":
     case "int16":
@@ -118,10 +142,15 @@ export function parquetColumn(spec: ColumnSpec): ParquetColumn {
     case "enum":
     case "set":
       // Few distinct values: dictionary pages (RLE_DICTIONARY indices) instead of repeating the text.
-      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, dictionary: true, annotate: stringType };
+      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, dictionary: "always", stats: "bytes", annotate: stringType };
+    case "json":
+      // The JSON logical type; no statistics (the min/max of documents prunes nothing).
+      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, annotate: jsonType };
+    case "text":
+      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, dictionary: "try", stats: "bytes", annotate: stringType };
     default:
-      // text, json, time (MySQL TIME is an interval of -838..838 h, kept as its exact text).
-      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, annotate: stringType };
+      // time: MySQL TIME is an interval of -838..838 h, kept as its exact text.
+      return { ...base, physical: Physical.BYTE_ARRAY, width: 0, stats: "bytes", annotate: stringType };
   }
 }
 
@@ -153,6 +182,8 @@ export interface ChunkMeta {
   dictionaryPageOffset: number | null;
   min: Uint8Array | null;
   max: Uint8Array | null;
+  /** False when min/max are truncated bounds of longer values (is_min_value_exact / is_max_value_exact). */
+  exact: { min: boolean; max: boolean };
 }
 
 export interface RowGroupMeta {
@@ -175,7 +206,7 @@ function writeChunk(w: ThriftWriter, c: ChunkMeta): void {
   const signed = c.column.stats === "i32" || c.column.stats === "i64";
   if (c.min && c.max && signed) w.binary(1, c.max).binary(2, c.min);
   w.i64(3, c.nullCount);
-  if (c.min && c.max) w.binary(5, c.max).binary(6, c.min);
+  if (c.min && c.max) w.binary(5, c.max).binary(6, c.min).bool(7, c.exact.max).bool(8, c.exact.min);
   w.end(); // Statistics
   w.end(); // ColumnMetaData
 }
@@ -197,6 +228,7 @@ export function footer(
     }
     if (c.physical === Physical.FIXED_LEN_BYTE_ARRAY) w.i32(1, c.physical).i32(2, c.width);
     else w.i32(1, c.physical);
+    // Repetition: 0 = REQUIRED (no definition levels), 1 = OPTIONAL.
     w.i32(3, c.spec.nullable ? 1 : 0).binary(4, c.spec.name);
     c.annotate(w);
   });

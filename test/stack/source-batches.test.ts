@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { exportSpec } from "../../config/export-spec.ts";
+import { systemClock } from "../../lib/clock.ts";
+import { MysqlSource } from "../../lib/mysql/range-source.ts";
+import { stackSource } from "../helpers/env.ts";
+import { tempDatabase } from "../helpers/temp-mysql.ts";
+
+/**
+ * Batches are bounded by bytes as well as rows: a table of 256 KB rows read with 1 MiB batches gets a handful of
+ * rows per batch, so memory does not grow with the row size (a 2,048-row batch of 1 MB rows would be 2 GB).
+ */
+let db: Awaited<ReturnType<typeof tempDatabase>>;
+const ROWS = 40;
+const ROW_BYTES = 256 * 1024;
+
+before(async () => {
+  db = await tempDatabase("batches");
+  await db.conn.query("CREATE TABLE wide (id INT PRIMARY KEY, payload LONGTEXT NOT NULL)");
+  for (let i = 1; i <= ROWS; i++) await db.conn.query("INSERT INTO wide VALUES (?, REPEAT(?, ?))", [i, String(i % 10), ROW_BYTES]);
+});
+after(() => db?.drop());
+
+async function batchSizes(opts: { batchRows?: number; batchBytes?: number }): Promise<number[]> {
+  const spec = exportSpec.parse({
+    kind: "Export",
+    name: "batches",
+    pool: "p",
+    source: stackSource(db.name, "wide"),
+    destination: { bucket: "unused", prefix: "x/" },
+  }).source;
+  const keyColumns = [{ name: "id", type: "int" as const, sqlType: "int(11)" }];
+  const source = await MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
+  try {
+    const reader = source.read({ lo: null, hi: null, cursor: null, highWatermark: null }, opts);
+    const sizes: number[] = [];
+    let expected = 1;
+    for (let b = await reader.next(); b; b = await reader.next()) {
+      sizes.push(b.length);
+      for (const row of b) assert.equal(row[0], expected++, "every row once, in key order");
+    }
+    return sizes;
+  } finally {
+    await source.close();
+  }
+}
+
+test("batches are cut at about batchBytes read from the socket", async () => {
+  const sizes = await batchSizes({ batchBytes: 1024 * 1024 });
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    ROWS,
+  );
+  // 1 MiB of 256 KB rows: 4 or 5 rows (the socket is read in chunks, so a batch may end a row late).
+  assert.ok(Math.max(...sizes) <= 6, `batches of ${sizes.join(",")} rows`);
+  assert.ok(sizes.length >= ROWS / 6, `batches of ${sizes.join(",")} rows`);
+});
+
+test("narrow rows still come in batches of batchRows", async () => {
+  const sizes = await batchSizes({ batchRows: 8, batchBytes: 1024 * 1024 * 1024 });
+  assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
+});
