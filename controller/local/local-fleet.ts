@@ -87,9 +87,10 @@ const LOCAL = new Set([
 
 /**
  * A fleet learns of a lost instance from DescribeInstances a while after the fact; a process exit is known at once,
- * and someone waits at the terminal for the run to end. So interruption and finalizing are polled every second here.
+ * and someone waits at the terminal for the run to end. So interruption is polled every second here, and finalizing
+ * every 250 ms (a waiting finalize was 0.6 s of a 9 s export).
  */
-const EAGER: Record<string, number> = { interruption: 1_000, finalizing: 1_000 };
+const EAGER: Record<string, number> = { interruption: 1_000, finalizing: 250 };
 
 function localReconcilers(finalizing: boolean): NamedReconciler[] {
   return defaultReconcilers()

@@ -43,12 +43,15 @@ function startAgent(nodeId: string, processes: number): { child: ChildProcess; o
   return { child, output: () => text, exit };
 }
 
-const leasedBy = async (owner: string) =>
-  (await fx.store.listPartitions(record.exportId)).items.filter((p) => p.state === "LEASED" && p.owner === owner).length;
+const leasedBy = async (owner: string, o: { committed?: boolean } = {}) =>
+  (await fx.store.listPartitions(record.exportId)).items.filter(
+    (p) => p.state === "LEASED" && p.owner === owner && (!o.committed || p.rows > 0),
+  ).length;
 
 test("SIGTERM to the supervisor drains every process: each commits its chunk and releases", async () => {
   const agent = startAgent("node-term", 2);
-  await waitFor("both processes to hold a partition", async () => (await leasedBy("node-term")) === 2, 60_000);
+  // Past a first commit each: what they release then carries chunks, whenever the signal lands.
+  await waitFor("both processes to commit a chunk", async () => (await leasedBy("node-term", { committed: true })) === 2, 60_000);
   agent.child.kill("SIGTERM");
   assert.equal(await agent.exit, 0, agent.output());
   assert.match(agent.output(), /\[1\/2\] stopping \(SIGTERM\)/);
