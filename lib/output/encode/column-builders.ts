@@ -273,7 +273,8 @@ export class BytesBuilder extends ColumnBuilder {
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
-    this.data = Buffer.allocUnsafe(Math.max(1024, capacity * 24));
+    // Grown by doubling as values arrive: a wide table's hundred text columns must not reserve 1.5 MB each up front.
+    this.data = Buffer.allocUnsafe(Math.max(1024, Math.min(capacity * 24, 64 * 1024)));
   }
 
   private ensure(extra: number): void {
