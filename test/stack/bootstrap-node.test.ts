@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, type TestContext, test } from "node:test";
 import {
   CreateFleetCommand,
   CreateLaunchTemplateCommand,
@@ -196,12 +196,9 @@ test("a sim node runs the rendered user-data: runtime and bundle verified, agent
   await assert.rejects(runOnNode(target, "echo gone"), /connecting to/, "the sshd died with the instance");
 });
 
-test("a node refuses a Node runtime whose SHA-256 does not match", async (t) => {
+/** Boots one instance from `userData` in a private sim and waits for its user-data to fail: its console and folder. */
+async function bootRefused(t: TestContext, userData: string): Promise<{ console: string; dir: string }> {
   const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1, ssh: false });
-  const key = `tampered/${runtime.key}`;
-  const fake = tarGz([{ name: "node", data: Buffer.from("#!/bin/sh\necho v24.22.3\n"), mode: 0o755 }]);
-  await s3.s3.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: fake }));
-  const userData = await userDataFor(await presignBundle(s3.s3, published), { bucket: s3.bucket, key });
   const run = await ec2.send(
     new RunInstancesCommand({
       ImageId: pool.imageId,
@@ -214,39 +211,35 @@ test("a node refuses a Node runtime whose SHA-256 does not match", async (t) => 
   const id = run.Instances?.[0]?.InstanceId ?? assert.fail("no instance");
   assert.equal(await exitOf(sim, id), "1");
   const console = await consoleOf(ec2, id);
+  return { console, dir: sim.world.instances.get(id)?.dir ?? "" };
+}
+
+test("a node refuses a Node runtime whose SHA-256 does not match", async (t) => {
+  const key = `tampered/${runtime.key}`;
+  const fake = tarGz([{ name: "node", data: Buffer.from("#!/bin/sh\necho v24.22.3\n"), mode: 0o755 }]);
+  await s3.s3.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: fake }));
+  const userData = await userDataFor(await presignBundle(s3.s3, published), { bucket: s3.bucket, key });
+  const { console, dir } = await bootRefused(t, userData);
   assert.match(
     console,
     new RegExp(`REFUSING to run the Node runtime: SHA-256 mismatch \\(expected ${runtime.sha256}, got [0-9a-f]{64}\\)`),
   );
   assert.doesNotMatch(console, /fetching agent bundle|exiting \(idle\)/);
-  assert.ok(!existsSync(join(sim.world.instances.get(id)?.dir ?? "", "spotferry", "runtime", runtime.sha256)), "nothing was installed");
+  assert.ok(!existsSync(join(dir, "spotferry", "runtime", runtime.sha256)), "nothing was installed");
 });
 
 test("a node refuses a bundle whose SHA-256 does not match", async (t) => {
-  const { ec2, sim } = await testSim(t, { timeScale: 0.01, bootDelaySec: 1, ssh: false });
   const tampered = Buffer.from(archive);
   tampered[tampered.length >> 1] = (tampered[tampered.length >> 1] ?? 0) ^ 0xff;
   const key = `tampered/${published.key}`;
   await s3.s3.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: tampered }));
   const userData = await userDataFor(await presignBundle(s3.s3, { bucket: s3.bucket, key }));
-  const run = await ec2.send(
-    new RunInstancesCommand({
-      ImageId: pool.imageId,
-      InstanceType: "c6i.large",
-      MinCount: 1,
-      MaxCount: 1,
-      UserData: Buffer.from(userData).toString("base64"),
-    }),
-  );
-  const id = run.Instances?.[0]?.InstanceId ?? assert.fail("no instance");
-  assert.equal(await exitOf(sim, id), "1");
-  const console = await consoleOf(ec2, id);
+  const { console, dir } = await bootRefused(t, userData);
   assert.match(
     console,
     new RegExp(`REFUSING to run the agent bundle: SHA-256 mismatch \\(expected ${published.sha256}, got [0-9a-f]{64}\\)`),
   );
   assert.doesNotMatch(console, /agent bundle verified|exiting \(idle\)/);
-  const dir = sim.world.instances.get(id)?.dir ?? "";
   assert.ok(!existsSync(join(dir, "spotferry", "agent", published.sha256)), "nothing was installed");
   assert.ok(!existsSync(join(dir, "spotferry", "agent.log")), "the agent never ran");
 });
