@@ -3,7 +3,7 @@ import { parseConfigText, validateConfig } from "../../config/load.ts";
 import { type ControllerSettings, controllerSettings } from "../../config/settings.ts";
 import { tableNameFlag } from "../../lib/cli/flags.ts";
 import { systemClock } from "../../lib/clock.ts";
-import { runController } from "../cli/controller-commands.ts";
+import { runController } from "../run-controller.ts";
 
 /** The settings variable: a ControllerSettings document inline (JSON, or YAML), as `spotferry deploy template` writes it. */
 export const SETTINGS_ENV = "SPOTFERRY_SETTINGS_JSON";
