@@ -145,7 +145,11 @@ function report(record: ExportRecord, created: boolean, plan: ExportPlan | null,
   out.write(`  key:            ${record.keyIndex} (${key})\n`);
   out.write(`  rows:           ${n(record.estimatedRows)} at plan time\n`);
   out.write(`  high watermark: ${formatKey(record.highWatermark, "none (empty table)")}\n`);
-  if (plan) out.write(`  planned in ${(plan.elapsedMs / 1000).toFixed(1)} s with ${n(plan.dives)} index dives\n`);
+  if (plan) {
+    // Estimated plans (controller/planner/estimate.ts) count range estimates; the splitter corrects them at run time.
+    const how = plan.estimated ? `${n(plan.probes)} range estimates (row counts are estimates)` : `${n(plan.dives)} index dives`;
+    out.write(`  planned in ${(plan.elapsedMs / 1000).toFixed(2)} s with ${how}\n`);
+  }
 }
 
 function printShow(

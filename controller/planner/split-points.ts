@@ -36,8 +36,8 @@ interface Target {
 
 /**
  * SplitFinder over MySQL/MariaDB: one connection per export source, opened on first use (the controller splits
- * rarely, so a pool would only hold idle connections). The remainder's size is the planner's exact per-partition
- * count minus the rows committed since: no COUNT(*) on the hot path. One index dive (`LIMIT 1 OFFSET n`) finds the
+ * rarely, so a pool would only hold idle connections). The remainder's size is the planner's per-partition count
+ * (exact from the walk, estimated from range estimates) minus the rows committed since: no COUNT(*) on the hot path. One index dive (`LIMIT 1 OFFSET n`) finds the
  * median key, reading about n index entries, the same cost per row as the planner's walk; if the estimate was high
  * and the dive lands past the end, a capped count of the remainder gives the real size and a second dive is made.
  */

@@ -7,7 +7,7 @@ import { forEachPool, isServing, poolNodes, poolWork, type ReconcileContext, typ
  * Splitting: when a pool has idle capacity (READY nodes with free slots) and nothing PENDING to give it, the largest
  * remainders of LEASED partitions are split so the idle nodes get work instead of waiting for the tail.
  *
- * - Remainder = the partition's estimated rows (exact at plan time, halved by earlier splits) minus the rows it has
+ * - Remainder = the partition's estimated rows (the plan's estimate or exact count, halved by earlier splits) minus the rows it has
  *   committed: no COUNT(*) against the source to decide.
  * - Only remainders of at least max(splitMinRows, 4 chunks) are split: the owner redoes at most the chunk it was
  *   writing (its next checkpoint fails with RangeChangedError because hi moved, and it re-reads up to the new hi),
