@@ -35,12 +35,6 @@ export interface PartitionContext {
 
 export type Outcome = "completed" | "released" | "lost" | "failed";
 
-/**
- * Parquet row groups close at 8 MiB of column data (call-log rows reach the 65,536-row limit at ~5 MB): with one
- * filling and two compressing, wide and 1 MB rows stay within the agent's memory bound (300 MB a process).
- */
-const ROW_GROUP_BYTES = 8 * 1024 * 1024;
-
 class Abandoned extends Error {}
 
 /** One partition's run: its latest lease and the keeper renewing it, the reader over its range, rows read ahead. */
@@ -148,7 +142,6 @@ async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
   const seq = lease.chunks + 1;
   const encoder: Encoder = createEncoder(destination.format, run.columns, {
     compression: destination.compression,
-    maxRowGroupBytes: ROW_GROUP_BYTES,
     ...destination.parquet,
   });
   const key = chunkKey(run.prefix, lease.partition, seq, lease.epoch, encoder.extension);

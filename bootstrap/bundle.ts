@@ -142,28 +142,39 @@ export async function publishAgentBundle(deps: {
   const bundle = deps.bundle ?? (await buildAgentBundle());
   const key = bundleKey(prefix, bundle.sha256);
   const published = { bucket: deps.bucket, key, sha256: bundle.sha256, bytes: bundle.archive.length };
-  const exists = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key })).then(
+  const uploaded = await putContentAddressed(deps.s3, {
+    bucket: deps.bucket,
+    key,
+    body: () => bundle.archive,
+    metadata: { sha256: bundle.sha256 },
+    what: "the agent bundle",
+  });
+  return { ...published, uploaded };
+}
+
+/**
+ * Uploads a content-addressed object unless its key exists (same key, same bytes); `body` is only called when it
+ * must be uploaded, so an expensive archive is built only then. True when it was uploaded.
+ */
+export async function putContentAddressed(
+  s3: S3Client,
+  o: { bucket: string; key: string; body: () => Buffer; metadata: Record<string, string>; what: string },
+): Promise<boolean> {
+  const where = `s3://${o.bucket}/${o.key}`;
+  const exists = await s3.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key })).then(
     () => true,
     (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
       if (err.name === "NotFound" || err.$metadata?.httpStatusCode === 404) return false;
-      throw new Error(`publishing the agent bundle: checking s3://${deps.bucket}/${key}`, { cause: err });
+      throw new Error(`publishing ${o.what}: checking ${where}`, { cause: err });
     },
   );
-  if (exists) return { ...published, uploaded: false };
-  await deps.s3
-    .send(
-      new PutObjectCommand({
-        Bucket: deps.bucket,
-        Key: key,
-        Body: bundle.archive,
-        ContentType: "application/gzip",
-        Metadata: { sha256: bundle.sha256 },
-      }),
-    )
+  if (exists) return false;
+  await s3
+    .send(new PutObjectCommand({ Bucket: o.bucket, Key: o.key, Body: o.body(), ContentType: "application/gzip", Metadata: o.metadata }))
     .catch((cause) => {
-      throw new Error(`publishing the agent bundle to s3://${deps.bucket}/${key}`, { cause });
+      throw new Error(`publishing ${o.what} to ${where}`, { cause });
     });
-  return { ...published, uploaded: true };
+  return true;
 }
 
 /**

@@ -14,8 +14,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { repoRoot } from "../lib/paths.ts";
+import { putContentAddressed } from "./bundle.ts";
 import { readTarGz, tarGz } from "./tar.ts";
 
 /** EC2's names for the two architectures (DescribeInstanceTypes, AMIs); npm calls them x64 and arm64. */
@@ -163,30 +164,14 @@ export async function publishNodeRuntime(deps: {
   const { runtime } = deps;
   const key = runtimeKey(prefix, runtime);
   const published = { bucket: deps.bucket, key, architecture: runtime.architecture, version: runtime.version, sha256: runtime.sha256 };
-  const what = `publishing the Node runtime to s3://${deps.bucket}/${key}`;
-  const exists = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key })).then(
-    () => true,
-    (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-      if (err.name === "NotFound" || err.$metadata?.httpStatusCode === 404) return false;
-      throw new Error(what, { cause: err });
-    },
-  );
-  if (exists) return { ...published, uploaded: false };
-  const archive = runtimeArchive(runtime, deps.cacheDir ?? defaultCacheDir());
-  await deps.s3
-    .send(
-      new PutObjectCommand({
-        Bucket: deps.bucket,
-        Key: key,
-        Body: archive,
-        ContentType: "application/gzip",
-        Metadata: { "node-sha256": runtime.sha256 },
-      }),
-    )
-    .catch((cause) => {
-      throw new Error(what, { cause });
-    });
-  return { ...published, uploaded: true };
+  const uploaded = await putContentAddressed(deps.s3, {
+    bucket: deps.bucket,
+    key,
+    body: () => runtimeArchive(runtime, deps.cacheDir ?? defaultCacheDir()),
+    metadata: { "node-sha256": runtime.sha256 },
+    what: "the Node runtime",
+  });
+  return { ...published, uploaded };
 }
 
 function runtimeArchive(runtime: NodeRuntime, cacheDir: string): Buffer {

@@ -16,7 +16,7 @@ export interface EncoderOptions {
   gzipLevel?: number;
   /** Parquet: rows per row group (default 65,536); a row group also closes at maxRowGroupBytes of column data. */
   rowGroupRows?: number;
-  /** Parquet: bytes of buffered column data that close a row group early (wide rows), default 64 MiB. */
+  /** Parquet: bytes of buffered column data that close a row group early (wide rows), default 8 MiB. */
   maxRowGroupBytes?: number;
   /** Parquet: encode in a shared worker thread (default) or in this thread ("inline", for one-core nodes and tests). */
   threads?: "worker" | "inline";

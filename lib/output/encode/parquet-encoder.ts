@@ -26,6 +26,12 @@ import {
 import type { WorkerReply } from "./parquet-worker.ts";
 import { definitionLevels } from "./rle-hybrid.ts";
 
+/**
+ * Row groups close at 8 MiB of column data (call-log rows reach the 65,536-row limit at ~5 MB): with one filling and
+ * two compressing, wide and 1 MB rows stay within an agent's memory bound (300 MB a process).
+ */
+const DEFAULT_ROW_GROUP_BYTES = 8 * 1024 * 1024;
+
 /** Runs compression jobs in one worker thread shared by all encoders of the process, or in this thread ("inline"). */
 class CompressorHost {
   private readonly mode: "worker" | "inline";
@@ -273,7 +279,7 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
   if (columns.length === 0) throw new Error("a Parquet file needs at least one column");
   const compression = opts.compression ?? "zstd";
   const rowGroupRows = opts.rowGroupRows ?? 65_536;
-  const maxRowGroupBytes = opts.maxRowGroupBytes ?? 64 * 1024 * 1024;
+  const maxRowGroupBytes = opts.maxRowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
   const pcols = columns.map((c) => parquetColumn(c, { tinyint1AsBoolean: opts.tinyint1AsBoolean === true }));
   const maxDictBytes = opts.dictionaryMaxBytes ?? 1024 * 1024;
   const builders: ColumnBuilder[] = pcols.map((p, i) => createBuilder(p, i, rowGroupRows, { maxDictBytes }));
