@@ -5,7 +5,7 @@ import { describeError } from "../lib/errors.ts";
 import { type JobStore, type Lease, LeaseLostError, type NewChunk, RangeChangedError } from "../lib/jobs/job-store.ts";
 import { LeaseExpiredError, LeaseKeeper } from "../lib/leases/keeper.ts";
 import type { MysqlSource, RangeReader } from "../lib/mysql/range-source.ts";
-import { createEncoder, type Encoder, type Row } from "../lib/output/encode/index.ts";
+import { createEncoder, type Encoder, type RowBatch } from "../lib/output/encode/index.ts";
 import { chunkKey, exportPrefix, startChunkUpload } from "../lib/output/sink.ts";
 
 /**
@@ -43,10 +43,10 @@ interface PartitionRun {
   what: string;
   lease: Lease;
   keeper: LeaseKeeper;
-  reader: RangeReader;
+  reader: RangeReader<RowBatch>;
   columns: Awaited<ReturnType<MysqlSource["columns"]>>;
   /** Rows read but not written: the next chunk starts with them. */
-  carry: Row[] | null;
+  carry: RowBatch | null;
   prefix: string;
 }
 
@@ -97,7 +97,7 @@ function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
     isLoss: (err) => err instanceof LeaseLostError,
     onError: (err) => ctx.log(`heartbeat of ${what} failed (will retry): ${describeError(err)}`),
   }).start();
-  let reader: RangeReader;
+  let reader: RangeReader<RowBatch>;
   try {
     reader = openReader(ctx, claimed, keeper.signal);
   } catch (err) {
@@ -108,8 +108,12 @@ function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
   return run;
 }
 
-function openReader(ctx: PartitionContext, l: Lease, signal: AbortSignal): RangeReader {
-  return ctx.source.read({ lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: ctx.exportRecord.highWatermark }, { signal });
+/** Parquet reads the rows' wire bytes itself; NDJSON and CSV render the driver's values. */
+function openReader(ctx: PartitionContext, l: Lease, signal: AbortSignal): RangeReader<RowBatch> {
+  const range = { lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: ctx.exportRecord.highWatermark };
+  return ctx.exportRecord.spec.destination.format === "parquet"
+    ? ctx.source.readWire(range, { signal })
+    : ctx.source.read(range, { signal });
 }
 
 /** Checked before every chunk: a stop the agent asked for, or (past the first chunk) an export no longer RUNNING. */
@@ -135,7 +139,7 @@ async function stopBeforeChunk(run: PartitionRun, boundary: boolean): Promise<Ou
 }
 
 /** Encodes rows from `first` on into the next chunk object and uploads it; rows past the chunk's end are carried. */
-async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
+async function writeChunk(run: PartitionRun, first: RowBatch): Promise<NewChunk> {
   const { ctx, lease } = run;
   const { destination } = ctx.exportRecord.spec;
   const { maxRows, maxBytes } = destination.chunk;
@@ -146,10 +150,10 @@ async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
   });
   const key = chunkKey(run.prefix, lease.partition, seq, lease.epoch, encoder.extension);
   const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, { bucket: destination.bucket, sse: destination.sse });
-  const firstKey = ctx.source.keyOf(first[0] as Row);
+  const firstKey = ctx.source.keyAt(first, 0);
   let lastKey = firstKey;
   let rows = 0;
-  let batch: Row[] = first;
+  let batch: RowBatch = first;
   try {
     for (;;) {
       const room = maxRows - rows;
@@ -159,7 +163,7 @@ async function writeChunk(run: PartitionRun, first: Row[]): Promise<NewChunk> {
       }
       await encoder.write(batch);
       rows += batch.length;
-      lastKey = ctx.source.keyOf(batch[batch.length - 1] as Row);
+      lastKey = ctx.source.keyAt(batch, batch.length - 1);
       if (run.carry || rows >= maxRows || encoder.stats().bytes >= maxBytes || ctx.stop()?.mode === "now") break;
       const next = await run.reader.next();
       if (!next) break;

@@ -8,12 +8,15 @@ import {
   columnsFromFields,
   MYSQL_SOURCE_OPTIONS,
   type MysqlField,
+  RawRows,
   type Row,
+  type RowBatch,
   SESSION_INIT_SQL,
 } from "../output/encode/index.ts";
 import { isAccessDenied, openSource, resolveSourceLogin, type SourceLogin } from "./connect.ts";
 import { Enricher, type ResolvedEnrichment, resolveEnrichment } from "./enrich.ts";
 import { and, type Fragment, orderBy, quoteIdent, rangePredicate, selectKey } from "./key-sql.ts";
+import { RangeReader, type ReaderOptions, type ReadOptions } from "./range-reader.ts";
 import { column, describeTable, filterSql } from "./schema.ts";
 import { tlsConnectOptions } from "./tls.ts";
 
@@ -42,23 +45,6 @@ export interface RangeRequest {
   highWatermark: SourceKey | null;
 }
 
-/** Errors after which the same query can be re-issued from the last key read. */
-const RETRYABLE = new Set([
-  "PROTOCOL_CONNECTION_LOST",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ER_CONNECTION_KILLED",
-  "ER_QUERY_INTERRUPTED",
-  "ER_SERVER_SHUTDOWN",
-  "ER_LOCK_WAIT_TIMEOUT",
-  "ER_LOCK_DEADLOCK",
-]);
-export const isRetryableSourceError = (err: unknown) => {
-  const e = err as { code?: string; errno?: number; fatal?: boolean };
-  return (e.code !== undefined && RETRYABLE.has(e.code)) || e.errno === 1927 || e.errno === 1317;
-};
-
 export class MysqlSource {
   private readonly deps: SourceDeps;
   private current: Pool;
@@ -70,6 +56,7 @@ export class MysqlSource {
   private readonly keyWidth: number;
   /** Index of the first key column in a row: after the exported and the enrichment columns. */
   private readonly keyOffset: number;
+  private readonly strideWidth: number;
   private columnSpecs: ColumnSpec[] | null = null;
   /** Fills enrichment columns into each batch before it is handed out; null without `enrich`. */
   readonly enricher: Enricher | null;
@@ -104,6 +91,7 @@ export class MysqlSource {
       ...hidden.map(quoteIdent),
     ];
     this.select = `SELECT ${list.join(", ")} FROM ${table}`;
+    this.strideWidth = this.keyOffset + this.keyWidth + hidden.length;
   }
 
   /** The pool of the current login. */
@@ -166,6 +154,16 @@ export class MysqlSource {
     return this.keyOffset;
   }
 
+  /** Values per row of the query: the output columns, the key's text, hidden enrichment keys. */
+  get stride(): number {
+    return this.strideWidth;
+  }
+
+  /** The key of row i of a batch. */
+  keyAt(batch: RowBatch, i: number): SourceKey {
+    return this.keyOf(batch instanceof RawRows ? batch.row(i) : (batch[i] as Row));
+  }
+
   keyOf(row: Row): SourceKey {
     const key: string[] = new Array(this.keyWidth);
     for (let i = 0; i < this.keyWidth; i++) key[i] = String(row[this.keyOffset + i]);
@@ -184,15 +182,28 @@ export class MysqlSource {
   /**
    * Reads a range in key order, in batches of at most `batchRows` rows and about `batchBytes` bytes on the wire
    * (default 2,048 rows, 4 MiB: a table of 1 MB rows gets batches of 4 rows); resumes after the last key read when
-   * the connection is lost.
+   * the connection is lost. Rows are mysql2's row arrays.
    */
-  read(range: RangeRequest, opts: ReadOptions = {}): RangeReader {
-    return new RangeReader(this, range, {
+  read(range: RangeRequest, opts: ReadOptions = {}): RangeReader<Row[]> {
+    return new RangeReader<Row[]>(this, range, this.readerOptions(opts, false));
+  }
+
+  /**
+   * read(), with rows as the server sent them (RawRows) for a consumer that reads the bytes itself (the Parquet
+   * encoder), or row arrays when the source has enrichment (which fills row arrays).
+   */
+  readWire(range: RangeRequest, opts: ReadOptions = {}): RangeReader<RowBatch> {
+    return new RangeReader<RowBatch>(this, range, this.readerOptions(opts, !this.enricher));
+  }
+
+  private readerOptions(opts: ReadOptions, raw: boolean): ReaderOptions {
+    return {
+      raw,
       batchRows: opts.batchRows ?? 2048,
       batchBytes: opts.batchBytes ?? 4 * 1024 * 1024,
       signal: opts.signal,
       maxRetries: opts.maxRetries ?? 5,
-    });
+    };
   }
 
   /** @internal */
@@ -222,186 +233,6 @@ export class MysqlSource {
   }
 }
 
-export interface ReadOptions {
-  batchRows?: number;
-  batchBytes?: number;
-  signal?: AbortSignal;
-  maxRetries?: number;
-}
-
-/** Rows the driver may queue in its stream after we paused it, before it stops reading the socket. */
-const STREAM_ROWS = 16;
-
-/**
- * Pull-based batches over a streamed query. The socket is paused whenever two full batches wait for the consumer,
- * so memory stays at about three batches whatever the range size. A batch is cut at `batchRows` rows or once the
- * bytes read from the socket since it began reach `batchBytes`: the socket's byte count costs nothing per row,
- * where summing each row's values would cost more than the batching saves.
- */
-export class RangeReader {
-  private readonly source: MysqlSource;
-  private readonly range: RangeRequest;
-  private readonly batchRows: number;
-  private readonly batchBytes: number;
-  private readonly signal: AbortSignal | undefined;
-  private readonly maxRetries: number;
-  private buffer: Row[] = [];
-  private ready: Row[][] = [];
-  private ended = false;
-  private failure: unknown = null;
-  private wake: (() => void) | null = null;
-  private conn: PoolConnection | null = null;
-  private stream: NodeJS.ReadableStream | null = null;
-  /** Where a re-issued query starts: after the last row received (delivered or still buffered). */
-  private resumeAfter: SourceKey | null = null;
-  private lastDelivered: SourceKey | null = null;
-  private retries = 0;
-  private started = false;
-  private readonly startedAt: number;
-  private delivered = 0;
-  /** Rows handed to the consumer. */
-  rows = 0;
-
-  constructor(source: MysqlSource, range: RangeRequest, opts: Required<Omit<ReadOptions, "signal">> & { signal?: AbortSignal }) {
-    this.source = source;
-    this.range = range;
-    this.batchRows = opts.batchRows;
-    this.batchBytes = opts.batchBytes;
-    this.signal = opts.signal;
-    this.maxRetries = opts.maxRetries;
-    this.startedAt = source.clock.now();
-    this.signal?.addEventListener("abort", () => this.close(), { once: true });
-  }
-
-  /** The next batch, or null at the end of the range. */
-  async next(): Promise<Row[] | null> {
-    if (!this.started) {
-      this.started = true;
-      await this.start();
-    }
-    for (;;) {
-      this.signal?.throwIfAborted();
-      const batch = this.ready.shift();
-      if (batch) {
-        if (this.ready.length === 0) this.stream?.resume();
-        if (this.source.enricher) await this.source.enricher.fill(batch);
-        await this.throttle(batch.length);
-        this.rows += batch.length;
-        this.lastDelivered = this.source.keyOf(batch[batch.length - 1] as Row);
-        return batch;
-      }
-      if (this.failure && this.ready.length === 0) {
-        const err = this.failure;
-        this.failure = null;
-        if (!isRetryableSourceError(err) || this.retries >= this.maxRetries) throw err;
-        this.retries++;
-        await this.source.clock.sleep(Math.min(8000, 250 * 2 ** this.retries), this.signal);
-        await this.start();
-        continue;
-      }
-      if (this.ended) return null;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  private async start(): Promise<void> {
-    this.release();
-    this.ended = false;
-    this.buffer = [];
-    const conn = await this.source.connection();
-    this.conn = conn;
-    const q = this.source.queryFor(this.range, this.resumeAfter);
-    const stream = conn.query({ sql: q.sql, values: q.params, rowsAsArray: true }).stream({ highWaterMark: STREAM_ROWS });
-    this.stream = stream;
-    const notify = () => {
-      const w = this.wake;
-      this.wake = null;
-      w?.();
-    };
-    // mysql2's connection keeps its socket (net or TLS) as `stream`.
-    const socket = (conn as unknown as { stream?: { bytesRead?: number } }).stream;
-    const bytesRead = () => socket?.bytesRead ?? 0;
-    let batchStart = bytesRead();
-    stream.on("data", (row: Row) => {
-      this.buffer.push(row);
-      if (this.buffer.length >= this.batchRows || bytesRead() - batchStart >= this.batchBytes) {
-        this.ready.push(this.buffer);
-        this.buffer = [];
-        batchStart = bytesRead();
-        if (this.ready.length >= 2) stream.pause();
-        notify();
-      }
-    });
-    stream.on("end", () => {
-      if (this.stream !== stream) return;
-      if (this.buffer.length) this.ready.push(this.buffer);
-      this.buffer = [];
-      this.ended = true;
-      this.release();
-      notify();
-    });
-    // A killed or dropped connection is reported on the connection only; the query stream just goes quiet.
-    const onConnError = (err: unknown) => fail(err);
-    conn.once("error", onConnError);
-    this.detach = () => conn.removeListener("error", onConnError);
-    const fail = (err: unknown) => {
-      if (this.stream !== stream) return;
-      // Rows received before the failure are kept and still delivered; the retry starts after the last of them.
-      if (this.buffer.length) this.ready.push(this.buffer);
-      this.buffer = [];
-      const tail = this.ready.at(-1);
-      this.resumeAfter = tail ? this.source.keyOf(tail[tail.length - 1] as Row) : (this.lastDelivered ?? this.resumeAfter);
-      this.failure = err;
-      this.destroyConnection();
-      notify();
-    };
-    stream.on("error", fail);
-  }
-
-  private detach: () => void = () => {};
-
-  private async throttle(rows: number): Promise<void> {
-    const cap = this.source.rowsPerSecondCap;
-    this.delivered += rows;
-    if (!cap) return;
-    const due = this.startedAt + (this.delivered / cap) * 1000;
-    const wait = due - this.source.clock.now();
-    if (wait > 0) await this.source.clock.sleep(wait, this.signal);
-  }
-
-  private release(): void {
-    this.detach();
-    if (this.conn) {
-      this.conn.release();
-      this.conn = null;
-    }
-    this.stream = null;
-  }
-
-  private destroyConnection(): void {
-    this.detach();
-    if (this.conn) {
-      // mysql2's destroy() only ends our half of the socket: a server still writing rows into a paused stream then
-      // keeps the query (and the table's metadata lock) until net_write_timeout. Destroying the socket ends it now.
-      const socket = (this.conn as unknown as { stream?: { destroy(): void } }).stream;
-      this.conn.destroy();
-      socket?.destroy();
-      this.conn = null;
-    }
-    this.stream = null;
-  }
-
-  /** Stops reading; a connection mid-query is destroyed (the server ends the query), an idle one is returned. */
-  close(): void {
-    if (this.stream && !this.ended) this.destroyConnection();
-    else this.release();
-    this.ended = true;
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-}
-
 /** The source of an export: its columns and filter resolved against information_schema (spelled as the catalogue does). */
 export async function openExportSource(record: ExportRecord, clock: Clock, env?: Record<string, string | undefined>): Promise<MysqlSource> {
   const spec = record.spec.source;
@@ -423,3 +254,6 @@ export async function openExportSource(record: ExportRecord, clock: Clock, env?:
     await conn.end();
   }
 }
+
+export { RangeReader, type ReadOptions } from "./range-reader.ts";
+export { isRetryableSourceError } from "./retryable.ts";

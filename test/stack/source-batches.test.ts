@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { exportSpec } from "../../config/export-spec.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { MysqlSource } from "../../lib/mysql/range-source.ts";
+import { RawRows, rowsOf } from "../../lib/output/encode/index.ts";
 import { stackSource } from "../helpers/env.ts";
 import { tempDatabase } from "../helpers/temp-mysql.ts";
 
@@ -21,7 +22,7 @@ before(async () => {
 });
 after(() => db?.drop());
 
-async function batchSizes(opts: { batchRows?: number; batchBytes?: number }): Promise<number[]> {
+async function batchSizes(opts: { batchRows?: number; batchBytes?: number; wire?: boolean }): Promise<number[]> {
   const spec = exportSpec.parse({
     kind: "Export",
     name: "batches",
@@ -32,12 +33,14 @@ async function batchSizes(opts: { batchRows?: number; batchBytes?: number }): Pr
   const keyColumns = [{ name: "id", type: "int" as const, sqlType: "int(11)" }];
   const source = await MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
   try {
-    const reader = source.read({ lo: null, hi: null, cursor: null, highWatermark: null }, opts);
+    const range = { lo: null, hi: null, cursor: null, highWatermark: null };
+    const reader = opts.wire ? source.readWire(range, opts) : source.read(range, opts);
     const sizes: number[] = [];
     let expected = 1;
     for (let b = await reader.next(); b; b = await reader.next()) {
       sizes.push(b.length);
-      for (const row of b) assert.equal(row[0], expected++, "every row once, in key order");
+      for (const row of rowsOf(b)) assert.equal(row[0], expected++, "every row once, in key order");
+      assert.deepEqual(source.keyAt(b, b.length - 1), [String(expected - 1)]);
     }
     return sizes;
   } finally {
@@ -59,4 +62,41 @@ test("batches are cut at about batchBytes read from the socket", async () => {
 test("narrow rows still come in batches of batchRows", async () => {
   const sizes = await batchSizes({ batchRows: 8, batchBytes: 1024 * 1024 * 1024 });
   assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
+});
+
+test("wire batches (what Parquet reads) are cut at batchBytes of row bytes, and hold each value's bytes", async () => {
+  const sizes = await batchSizes({ batchBytes: 1024 * 1024, wire: true });
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    ROWS,
+  );
+  // Rows of 256 KB plus their length headers: the fourth row passes 1 MiB and closes the batch.
+  assert.deepEqual(sizes, Array(10).fill(4));
+});
+
+test("narrow wire batches come in batchRows, each value where its offsets say", async () => {
+  const sizes = await batchSizes({ batchRows: 8, batchBytes: 1024 * 1024 * 1024, wire: true });
+  assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
+  const spec = exportSpec.parse({
+    kind: "Export",
+    name: "batches",
+    pool: "p",
+    source: stackSource(db.name, "wide"),
+    destination: { bucket: "unused", prefix: "x/" },
+  }).source;
+  const keyColumns = [{ name: "id", type: "int" as const, sqlType: "int(11)" }];
+  const source = await MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
+  try {
+    const batch = await source.readWire({ lo: null, hi: ["4"], cursor: null, highWatermark: null }).next();
+    assert.ok(batch instanceof RawRows);
+    assert.equal(batch.length, 3, "hi is exclusive");
+    // Row 2: id, payload, then the key's text (the reader appends it).
+    const at = (c: number) =>
+      batch.buf.toString("latin1", batch.starts[batch.stride + c], batch.starts[batch.stride + c]! + batch.lens[batch.stride + c]!);
+    assert.equal(at(0), "2");
+    assert.equal(at(1), "2".repeat(ROW_BYTES));
+    assert.equal(at(2), "2");
+  } finally {
+    await source.close();
+  }
 });

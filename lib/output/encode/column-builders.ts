@@ -4,9 +4,24 @@
  * non-null values already in Parquet PLAIN layout (little-endian INT32/INT64/FLOAT/DOUBLE, big-endian decimal
  * FIXED_LEN_BYTE_ARRAY, `len32 + bytes` BYTE_ARRAY), or as dictionary indices, so a page is a memcpy away. Nullable
  * columns also keep a validity bitmap, which is byte for byte the bit-packed run of their definition levels.
+ * `appendRaw` does the same from the rows' wire bytes (raw-rows.ts): digits and dates are parsed where they lie and
+ * text is copied, so the hot kinds never build a JS value.
  */
 import type { ColumnSpec } from "./column-spec.ts";
-import { bitValue, parseDateDays, putDateTimeMicros, putDecimal, putInt64, putSafeInt64, ZERO_DATE } from "./values.ts";
+import type { RawRows } from "./raw-rows.ts";
+import {
+  bitValue,
+  parseDateDays,
+  parseDateDaysBytes,
+  putDateTimeMicros,
+  putDateTimeMicrosBytes,
+  putDecimal,
+  putDecimalBytes,
+  putInt64,
+  putSafeInt64,
+  smallIntBytes,
+  ZERO_DATE,
+} from "./values.ts";
 
 export type Row = readonly unknown[];
 
@@ -53,6 +68,29 @@ export abstract class ColumnBuilder {
     this.length = i;
   }
 
+  /** append() for rows as wire bytes: column `index` of rows[from..to). */
+  appendRaw(raw: RawRows, from: number, to: number): void {
+    const { buf, starts, lens, stride } = raw;
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const at = r * stride + j;
+      const len = lens[at] as number;
+      if (len >= 0 && this.putRaw(buf, starts[at] as number, len)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  /** put() of the value at buf[at, at + len): the driver's value (bytes for BIT and binary, else the text), by default. */
+  protected putRaw(buf: Buffer, at: number, len: number): boolean {
+    const k = this.spec.kind;
+    return this.put(k === "bit" || k === "binary" ? buf.subarray(at, at + len) : buf.toString("utf8", at, at + len));
+  }
+
   protected addNull(): void {
     if (!this.spec.nullable) throw new Error("NULL in a NOT NULL column");
     this.nullCount++;
@@ -93,12 +131,16 @@ export class NumberBuilder extends ColumnBuilder {
   private readonly vals: Int32Array | Float32Array | Float64Array;
   private n = 0;
   private readonly convert: ((v: unknown) => number | null) | null;
+  /** How putRaw reads a value: 0 digits, 1 float text, 2 date, 3 decimal, 4 as put() does (BIT). */
+  private readonly rawMode: number;
+  private readonly scratch = new Int32Array(2);
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
     const k = spec.kind;
     this.vals = k === "float" ? new Float32Array(capacity) : k === "double" ? new Float64Array(capacity) : new Int32Array(capacity);
-    const scratch = new Int32Array(2);
+    this.rawMode = k === "float" || k === "double" ? 1 : k === "date" ? 2 : k === "decimal" ? 3 : k === "bit" ? 4 : 0;
+    const scratch = this.scratch;
     this.convert =
       k === "date"
         ? (v) => {
@@ -132,6 +174,51 @@ export class NumberBuilder extends ColumnBuilder {
     this.length = i;
   }
 
+  // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
+  override appendRaw(raw: RawRows, from: number, to: number): void {
+    const { buf, starts, lens, stride } = raw;
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const at = r * stride + j;
+      const len = lens[at] as number;
+      if (len >= 0 && this.putRaw(buf, starts[at] as number, len)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected override putRaw(buf: Buffer, at: number, len: number): boolean {
+    let x: number | null;
+    switch (this.rawMode) {
+      case 0:
+        x = smallIntBytes(buf, at, len);
+        if (x === null) return this.put(buf.toString("latin1", at, at + len));
+        break;
+      case 1:
+        x = Number(buf.toString("latin1", at, at + len));
+        break;
+      case 2:
+        x = parseDateDaysBytes(buf, at, len);
+        if (x === ZERO_DATE) {
+          this.counters.zeroDates++;
+          return false;
+        }
+        break;
+      case 3:
+        putDecimalBytes(this.scratch, 0, buf, at, len, this.spec.scale, 2);
+        x = this.scratch[0] as number;
+        break;
+      default:
+        return super.putRaw(buf, at, len);
+    }
+    this.vals[this.n++] = x;
+    return true;
+  }
+
   protected put(v: unknown): boolean {
     if (this.convert === null) {
       this.vals[this.n++] = typeof v === "number" ? v : Number(v);
@@ -162,11 +249,15 @@ export class Int64Builder extends ColumnBuilder {
   private readonly words: Int32Array;
   private k = 0;
   private readonly unsigned: boolean;
+  /** How putRaw reads a value: 0 digits, 1 decimal, 2 as put() does (BIT), 3 date and time. */
+  private readonly rawMode: number;
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
     this.words = new Int32Array(capacity * 2);
     this.unsigned = spec.kind === "uint64";
+    const kind = spec.kind;
+    this.rawMode = kind === "int64" || kind === "uint64" ? 0 : kind === "decimal" ? 1 : kind === "bit" ? 2 : 3;
   }
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
@@ -182,6 +273,48 @@ export class Int64Builder extends ColumnBuilder {
       } else this.addNull();
     }
     this.length = i;
+  }
+
+  // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
+  override appendRaw(raw: RawRows, from: number, to: number): void {
+    const { buf, starts, lens, stride } = raw;
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const at = r * stride + j;
+      const len = lens[at] as number;
+      if (len >= 0 && this.putRaw(buf, starts[at] as number, len)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  protected override putRaw(buf: Buffer, at: number, len: number): boolean {
+    const w = this.words;
+    const k = this.k;
+    switch (this.rawMode) {
+      case 0: {
+        const n = smallIntBytes(buf, at, len);
+        if (n !== null && (n >= 0 || !this.unsigned)) putSafeInt64(w, k, n);
+        else putInt64(w, k, buf.toString("latin1", at, at + len), this.unsigned);
+        break;
+      }
+      case 1:
+        putDecimalBytes(w, k, buf, at, len, this.spec.scale, 2);
+        break;
+      case 2:
+        return super.putRaw(buf, at, len);
+      default:
+        if (!putDateTimeMicrosBytes(w, k, buf, at, len)) {
+          this.counters.zeroDates++;
+          return false;
+        }
+    }
+    this.k = k + 2;
+    return true;
   }
 
   protected put(v: unknown): boolean {
@@ -299,6 +432,35 @@ export class BytesBuilder extends ColumnBuilder {
       } else this.addNull();
     }
     this.length = i;
+  }
+
+  // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
+  override appendRaw(raw: RawRows, from: number, to: number): void {
+    const { buf, starts, lens, stride } = raw;
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const at = r * stride + j;
+      const len = lens[at] as number;
+      if (len >= 0 && this.putRaw(buf, starts[at] as number, len)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
+  /** Text arrives as UTF-8 (the connection's utf8mb4) and bytes as bytes: both are copied as they are. */
+  protected override putRaw(buf: Buffer, at: number, len: number): boolean {
+    this.ensure(len + 4);
+    const d = this.data;
+    const o = this.pos + 4;
+    // Short values are cheaper to copy here than through a native call.
+    if (len <= 32) for (let t = 0; t < len; t++) d[o + t] = buf[at + t] as number;
+    else buf.copy(d, o, at, at + len);
+    this.lengthAt(len);
+    return true;
   }
 
   protected put(v: unknown): boolean {

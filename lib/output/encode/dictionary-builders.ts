@@ -5,6 +5,7 @@
  */
 import { BytesBuilder, ColumnBuilder, type DictionaryPage, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
+import type { RawRows } from "./raw-rows.ts";
 import { bitPackedRun } from "./rle-hybrid.ts";
 
 /** Bits per index for a dictionary of `count` entries (at least 1: some readers reject width 0). */
@@ -13,7 +14,8 @@ const indexWidth = (count: number) => Math.max(1, 32 - Math.clz32(Math.max(0, co
 /** ENUM/SET (few distinct values): a per-row-group dictionary and one index per non-null value. */
 export class DictionaryBuilder extends ColumnBuilder {
   private readonly ids = new Map<string, number>();
-  private readonly entries: string[] = [];
+  /** Each entry's UTF-8 bytes, in id order. */
+  private readonly entryBytes: Buffer[] = [];
   private readonly indices: Int32Array;
   private n = 0;
 
@@ -41,16 +43,33 @@ export class DictionaryBuilder extends ColumnBuilder {
     const s = typeof v === "string" ? v : String(v);
     let id = this.ids.get(s);
     if (id === undefined) {
-      id = this.entries.length;
+      id = this.entryBytes.length;
       this.ids.set(s, id);
-      this.entries.push(s);
+      this.entryBytes.push(Buffer.from(s, "utf8"));
     }
     this.indices[this.n++] = id;
     return true;
   }
 
+  /** An ENUM has few values: comparing bytes with the few seen so far beats making a string to look up. */
+  protected override putRaw(buf: Buffer, at: number, len: number): boolean {
+    const seen = this.entryBytes;
+    const count = seen.length <= 16 ? seen.length : 0;
+    for (let id = 0; id < count; id++) {
+      const e = seen[id] as Buffer;
+      if (e.length !== len) continue;
+      let t = 0;
+      while (t < len && e[t] === buf[at + t]) t++;
+      if (t === len) {
+        this.indices[this.n++] = id;
+        return true;
+      }
+    }
+    return this.put(buf.toString("utf8", at, at + len));
+  }
+
   override dictionary(): DictionaryPage {
-    const parts = this.entries.map((e) => Buffer.from(e, "utf8"));
+    const parts = this.entryBytes;
     const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
     let at = 0;
     for (const p of parts) {
@@ -63,7 +82,7 @@ export class DictionaryBuilder extends ColumnBuilder {
 
   /** RLE_DICTIONARY data: the bit width, then the indices as one bit-packed run. */
   values(): Uint8Array {
-    return bitPackedRun(this.indices, this.n, indexWidth(this.entries.length), true);
+    return bitPackedRun(this.indices, this.n, indexWidth(this.entryBytes.length), true);
   }
 
   byteSize(): number {
@@ -74,7 +93,7 @@ export class DictionaryBuilder extends ColumnBuilder {
     super.reset();
     this.n = 0;
     this.ids.clear();
-    this.entries.length = 0;
+    this.entryBytes.length = 0;
   }
 }
 
@@ -127,6 +146,23 @@ export class TextBuilder extends BytesBuilder {
     this.length = i;
   }
 
+  // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
+  override appendRaw(raw: RawRows, from: number, to: number): void {
+    const { buf, starts, lens, stride } = raw;
+    const j = this.index;
+    const validity = this.validity;
+    const nullable = this.spec.nullable;
+    let i = this.length;
+    for (let r = from; r < to; r++, i++) {
+      const at = r * stride + j;
+      const len = lens[at] as number;
+      if (len >= 0 && this.putRaw(buf, starts[at] as number, len)) {
+        if (nullable) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+      } else this.addNull();
+    }
+    this.length = i;
+  }
+
   protected override put(v: unknown): boolean {
     if (!this.trying) return super.put(v);
     if (typeof v !== "string") {
@@ -135,15 +171,31 @@ export class TextBuilder extends BytesBuilder {
     }
     const start = this.pos;
     super.put(v);
-    let id = this.ids.get(v);
+    this.track(start);
+    return true;
+  }
+
+  protected override putRaw(buf: Buffer, at: number, len: number): boolean {
+    const start = this.pos;
+    super.putRaw(buf, at, len);
+    if (this.trying) this.track(start);
+    return true;
+  }
+
+  /**
+   * Indexes the value just written at data[start, pos). Its key is its UTF-8 bytes read as latin1 (one char per byte):
+   * the same for a string and for wire bytes, and cheap to make.
+   */
+  private track(start: number): void {
+    const key = this.data.toString("latin1", start + 4, this.pos);
+    let id = this.ids.get(key);
     if (id === undefined) {
       id = this.ids.size;
-      if (!this.addEntry(start)) return true;
-      this.ids.set(v, id);
+      if (!this.addEntry(start)) return;
+      this.ids.set(key, id);
     }
     this.indices[this.n++] = id;
     if (this.n === PROBE_VALUES && this.ids.size > PROBE_VALUES * PROBE_DISTINCT_SHARE) this.stopTrying();
-    return true;
   }
 
   /** Copies the value just written at data[start, pos) (length prefix included) into the dictionary; false = over the bound. */

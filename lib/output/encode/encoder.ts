@@ -3,8 +3,9 @@
  * One Encoder produces exactly one object (a chunk): write row batches, then end(); read the bytes from `output`.
  */
 import { Readable } from "node:stream";
-import type { ColumnBuilder, Row } from "./column-builders.ts";
+import type { ColumnBuilder } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
+import type { RowBatch } from "./raw-rows.ts";
 
 export type OutputFormat = "parquet" | "ndjson" | "csv";
 export type Compression = "zstd" | "snappy" | "gzip" | "none";
@@ -58,11 +59,11 @@ export interface Encoder {
   /** The object's bytes, in order. Pipe it to the sink (e.g. the Body of an @aws-sdk/lib-storage Upload). */
   readonly output: Readable;
   /**
-   * Adds rows exactly as mysql2 delivers them with MYSQL_SOURCE_OPTIONS (arrays in column order). The returned promise
-   * resolves when the encoder can take more: await it (backpressure keeps memory bounded). Rejects on a bad value,
-   * naming the column.
+   * Adds rows exactly as mysql2 delivers them with MYSQL_SOURCE_OPTIONS (arrays in column order), or as the server
+   * sent them (RawRows: the Parquet encoder reads those bytes directly). The returned promise resolves when the encoder
+   * can take more: await it (backpressure keeps memory bounded). Rejects on a bad value, naming the column.
    */
-  write(rows: readonly Row[]): Promise<void>;
+  write(rows: RowBatch): Promise<void>;
   /** Completes the object; resolves once its last byte was pushed to `output` (which then ends). */
   end(): Promise<EncoderStats>;
   /** Abandons the object (fenced lease, abort signal): frees its resources and errors `output` with `reason`. */

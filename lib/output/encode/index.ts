@@ -2,7 +2,8 @@
  * lib/output/encode: turns the rows of a source query into the bytes of one chunk object, in Parquet (default), NDJSON or CSV.
  *   column-spec.ts      mysql2 field metadata -> ColumnSpec; the mysql2 options the source must use
  *   values.ts           exact value conversions (BIGINT, DECIMAL, dates, BIT) without lossy JS numbers
- *   column-builders.ts  column buffers in Parquet PLAIN layout, filled straight from the driver's row arrays
+ *   raw-rows.ts         rows as the server sent them (text-protocol bytes), which the Parquet builders read directly
+ *   column-builders.ts  column buffers in Parquet PLAIN layout, filled from the driver's row arrays or the wire bytes
  *   dictionary-builders.ts  ENUM/SET dictionaries, and text dictionaries per row group with PLAIN fallback
  *   builder-factory.ts  the builder for each column (and BooleanBuilder: TINYINT(1) as BOOLEAN)
  *   rle-hybrid.ts       RLE/bit-packed hybrid runs (definition levels, dictionary indices)
@@ -40,6 +41,7 @@ export type {
   EncoderStats,
   OutputFormat,
 } from "./encoder.ts";
+export { RawRows, type RawRowsInit, type RowBatch, rowsOf } from "./raw-rows.ts";
 
 /** Creates the encoder for one chunk object. */
 export function createEncoder(format: OutputFormat, columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {

@@ -24,6 +24,7 @@ import {
   type RowGroupMeta,
 } from "./parquet-format.ts";
 import type { WorkerReply } from "./parquet-worker.ts";
+import { RawRows } from "./raw-rows.ts";
 import { definitionLevels } from "./rle-hybrid.ts";
 
 /**
@@ -308,13 +309,15 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
     async write(batch) {
       if (failure) throw failure;
       if (closed) throw new Error("write after end");
+      const raw = batch instanceof RawRows ? batch : null;
       let from = 0;
       while (from < batch.length) {
         const first = builders[0] as ColumnBuilder;
         const to = Math.min(batch.length, from + (rowGroupRows - first.length));
         for (const b of builders) {
           try {
-            b.append(batch, from, to);
+            if (raw) b.appendRaw(raw, from, to);
+            else b.append(batch as readonly Row[], from, to);
           } catch (err) {
             // The builder state is unusable now, so the object is abandoned.
             const e = valueError(b.spec, rows + from, err);

@@ -13,6 +13,7 @@ import { createGzip, type Gzip } from "node:zlib";
 import type { ColumnBuilder, Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, valueError } from "./encoder.ts";
+import { rowsOf } from "./raw-rows.ts";
 import { bitValue, parseDateDays, ZERO_DATE } from "./values.ts";
 
 /** A column's value as text: JSON text (json = true) or a raw CSV field (before quoting). null for NULL. */
@@ -207,7 +208,7 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
         s = csvHeader(columns);
       }
       try {
-        s += renderRows(batch, rows);
+        s += renderRows(rowsOf(batch), rows);
       } catch (err) {
         failure = err as Error;
         out.destroy(failure);

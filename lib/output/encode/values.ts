@@ -5,6 +5,7 @@
  */
 
 const TWO32 = 4294967296;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** Writes the exact integer `n` (|n| <= 2^53) as 64 bits at words[k], words[k + 1]. */
 export function putSafeInt64(words: Int32Array, k: number, n: number): void {
@@ -89,18 +90,31 @@ export function decimalUnscaled(s: string, scale: number): number | bigint {
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
+/** Bytes for the string forms of the parsers below: they read wire bytes, and a string is first written here. */
+let scratch = Buffer.allocUnsafe(64);
+function latin1(s: string): Buffer {
+  if (s.length > scratch.length) scratch = Buffer.allocUnsafe(s.length * 2);
+  scratch.write(s, 0, "latin1");
+  return scratch;
+}
+
+function smallDecimal(s: string, scale: number): number | null {
+  return smallDecimalBytes(latin1(s), 0, s.length, scale);
+}
+
 /**
  * The common case in one pass without allocating: "[-]digits[.digits]" whose unscaled value has at most 15 digits (exact
  * in a double). null sends anything else (more digits, more fraction digits than the scale, odd text) to the general path.
  */
-function smallDecimal(s: string, scale: number): number | null {
-  let i = s.charCodeAt(0) === 45 ? 1 : 0;
-  const neg = i === 1;
+function smallDecimalBytes(b: Uint8Array, at: number, len: number, scale: number): number | null {
+  const end = at + len;
+  let i = b[at] === 45 ? at + 1 : at;
+  const neg = i !== at;
   let n = 0;
   let digits = 0;
   let frac = -1;
-  for (; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+  for (; i < end; i++) {
+    const c = b[i] as number;
     if (c === 46 && frac < 0) {
       frac = 0;
       continue;
@@ -119,7 +133,16 @@ function smallDecimal(s: string, scale: number): number | null {
 
 /** Writes a DECIMAL text as a two's complement integer of `width` 32-bit words (4 = Decimal128, 8 = Decimal256). */
 export function putDecimal(words: Int32Array, k: number, v: unknown, scale: number, width: number): void {
-  const u = decimalUnscaled(typeof v === "string" ? v : String(v), scale);
+  putUnscaled(words, k, decimalUnscaled(typeof v === "string" ? v : String(v), scale), width);
+}
+
+/** putDecimal of the DECIMAL text at b[at, at + len). */
+export function putDecimalBytes(words: Int32Array, k: number, b: Buffer, at: number, len: number, scale: number, width: number): void {
+  const quick = len <= 16 ? smallDecimalBytes(b, at, len, scale) : null;
+  putUnscaled(words, k, quick ?? decimalUnscaled(b.toString("latin1", at, at + len), scale), width);
+}
+
+function putUnscaled(words: Int32Array, k: number, u: number | bigint, width: number): void {
   if (typeof u === "number") {
     putSafeInt64(words, k, u);
     const fill = u < 0 ? -1 : 0;
@@ -127,6 +150,21 @@ export function putDecimal(words: Int32Array, k: number, v: unknown, scale: numb
   } else {
     putBigInt(words, k, u, width);
   }
+}
+
+/** The integer written as b[at, at + len) when it is "[-]digits" of at most 15 digits (exact in a double), else null. */
+export function smallIntBytes(b: Uint8Array, at: number, len: number): number | null {
+  const end = at + len;
+  let i = b[at] === 45 ? at + 1 : at;
+  const neg = i !== at;
+  if (end - i > 15 || end === i) return null;
+  let n = 0;
+  for (; i < end; i++) {
+    const d = (b[i] as number) - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
@@ -140,12 +178,12 @@ export function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-function d2(s: string, i: number): number {
-  return (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+function d2(b: Uint8Array, i: number): number {
+  return ((b[i] as number) - 48) * 10 + (b[i + 1] as number) - 48;
 }
 
-function badDate(s: string): Error {
-  return new Error(`not a MySQL date/time text: ${JSON.stringify(s)}`);
+function badDate(b: Buffer, at: number, len: number): Error {
+  return new Error(`not a MySQL date/time text: ${JSON.stringify(b.toString("latin1", at, at + len))}`);
 }
 
 /**
@@ -154,14 +192,27 @@ function badDate(s: string): Error {
  */
 export const ZERO_DATE = -1e9;
 export function parseDateDays(s: string): number {
-  if (s.length < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) throw badDate(s);
-  const y = d2(s, 0) * 100 + d2(s, 2);
-  const m = d2(s, 5);
-  const d = d2(s, 8);
-  if (y === 0 || m === 0 || d === 0) return ZERO_DATE;
-  if (!(m <= 12 && d <= 31 && y > 0 && y <= 9999)) throw badDate(s);
-  return daysFromCivil(y, m, d);
+  return parseDateDaysBytes(latin1(s), 0, s.length);
 }
+
+/** parseDateDays of the text at b[at, at + len). */
+export function parseDateDaysBytes(b: Buffer, at: number, len: number): number {
+  if (len < 10 || b[at + 4] !== 45 || b[at + 7] !== 45) throw badDate(b, at, len);
+  const y = d2(b, at) * 100 + d2(b, at + 2);
+  const m = d2(b, at + 5);
+  const d = d2(b, at + 8);
+  if (y === 0 || m === 0 || d === 0) return ZERO_DATE;
+  if (!(m <= 12 && d <= 31 && y > 0 && y <= 9999)) throw badDate(b, at, len);
+  // Neighbouring rows mostly share their date: the last one's days are reused.
+  const key = (y * 16 + m) * 32 + d;
+  if (key !== lastDateKey) {
+    lastDateKey = key;
+    lastDateDays = daysFromCivil(y, m, d);
+  }
+  return lastDateDays;
+}
+let lastDateKey = -1;
+let lastDateDays = 0;
 
 /**
  * Writes microseconds since 1970-01-01T00:00:00 of "YYYY-MM-DD HH:MM:SS[.ffffff]" as 64 bits at words[k]. Returns false
@@ -169,26 +220,37 @@ export function parseDateDays(s: string): number {
  * zone, which the source sets to UTC.
  */
 export function putDateTimeMicros(words: Int32Array, k: number, s: string): boolean {
-  const days = parseDateDays(s);
+  return putDateTimeMicrosBytes(words, k, latin1(s), 0, s.length);
+}
+
+/** putDateTimeMicros of the text at b[at, at + len). */
+export function putDateTimeMicrosBytes(words: Int32Array, k: number, b: Buffer, at: number, len: number): boolean {
+  const days = parseDateDaysBytes(b, at, len);
   if (days === ZERO_DATE) return false;
   let secs = days * 86400;
   let micros = 0;
-  if (s.length >= 19) {
-    if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) throw badDate(s);
-    secs += d2(s, 11) * 3600 + d2(s, 14) * 60 + d2(s, 17);
-    if (s.length > 20 && s.charCodeAt(19) === 46) {
+  if (len >= 19) {
+    if (b[at + 13] !== 58 || b[at + 16] !== 58) throw badDate(b, at, len);
+    secs += d2(b, at + 11) * 3600 + d2(b, at + 14) * 60 + d2(b, at + 17);
+    if (len > 20 && b[at + 19] === 46) {
       let scale = 100000;
-      for (let i = 20; i < s.length && i < 26; i++) {
-        micros += (s.charCodeAt(i) - 48) * scale;
+      for (let i = 20; i < len && i < 26; i++) {
+        micros += ((b[at + i] as number) - 48) * scale;
         scale /= 10;
       }
     }
   }
-  // secs * 1e6 + micros can exceed 2^53: split secs = a * 2^16 + b so each product stays exact.
-  const a = Math.floor(secs / 65536);
-  const b = secs - a * 65536;
-  const x = b * 1_000_000 + micros; // < 2^37
-  const y = a * 1_000_000; // |y| < 2^42
+  // Years 1685..2255 stay below 2^53 microseconds: one exact product.
+  const total = secs * 1_000_000 + micros;
+  if (total <= MAX_SAFE && total >= -MAX_SAFE) {
+    putSafeInt64(words, k, total);
+    return true;
+  }
+  // Otherwise secs * 1e6 + micros can exceed 2^53: split secs = hi16 * 2^16 + lo16 so each product stays exact.
+  const hi16 = Math.floor(secs / 65536);
+  const lo16 = secs - hi16 * 65536;
+  const x = lo16 * 1_000_000 + micros; // < 2^37
+  const y = hi16 * 1_000_000; // |y| < 2^42
   const yHi = Math.floor(y / 65536);
   const low = (y - yHi * 65536) * 65536 + (x % TWO32); // < 2^33
   const carry = Math.floor(low / TWO32);
