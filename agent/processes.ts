@@ -12,6 +12,7 @@
  * - The exit code is the worst child's: any failure fails the node's agent.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { AGENT_PROCESS_ENV } from "../config/settings.ts";
 import { ExitCode } from "../lib/errors.ts";
 
 /** Set in each child: its place, e.g. "2/4", for its log lines. */
@@ -43,7 +44,7 @@ export async function superviseAgents(opts: {
   const exits: Promise<number>[] = [];
   for (let k = 1; k <= opts.processes; k++) {
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, [PROCESS_ENV]: `${k}/${opts.processes}` },
+      env: { ...AGENT_PROCESS_ENV, ...process.env, [PROCESS_ENV]: `${k}/${opts.processes}` },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     children.push(child);

@@ -6,7 +6,7 @@
  * folder: then the node keeps its files there and never touches systemd. Nothing comes from anywhere but S3.
  */
 import { z } from "zod";
-import { AGENT_NODE_FLAGS } from "../config/settings.ts";
+import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV } from "../config/settings.ts";
 
 /** EC2 rejects user-data over 16 KiB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
@@ -73,7 +73,7 @@ export function renderUserData(input: NodeBootstrapInput): string {
   }
   const v = parsed.data;
   const settings = `${JSON.stringify({ kind: "AgentSettings", pool: v.pool, stateTable: v.stateTable }, null, 2)}\n`;
-  const env = Object.entries({ AWS_REGION: v.region, ...v.env })
+  const env = Object.entries({ AWS_REGION: v.region, ...AGENT_PROCESS_ENV, ...v.env })
     .map(([k, val]) => `${k}='${val}'\n`)
     .join("");
   const script = TEMPLATE.replace("@@VARS@@", () =>

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { AGENT_NODE_FLAGS } from "../../config/settings.ts";
+import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV } from "../../config/settings.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type {
   CloudInstance,
@@ -171,7 +171,8 @@ export class LocalCloudProvider implements CloudProvider {
     const instanceId = `${this.idPrefix}-${++this.seq}`;
     const log = createWriteStream(join(this.o.logDir, `${instanceId}.log`));
     const child = spawn(this.o.agentCommand[0]!, this.agentArgs(instanceId, pool), {
-      env: this.o.env ?? process.env,
+      // The agent's glibc settings, as on a node (config/settings.ts).
+      env: { ...AGENT_PROCESS_ENV, ...(this.o.env ?? process.env) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log, { end: false });

@@ -57,9 +57,11 @@ export function collectWireRows(query: Query, opts: WireRowsOptions): { flush():
       return null;
     }
     if (batch.length >= opts.batchRows || batch.bytes >= opts.batchBytes) {
+      const used = batch.bytes;
       const full = batch.finish(driver);
-      // The next batch starts at this one's size: rows of a table are much alike, so it rarely grows.
-      batch = new BatchBuilder(opts.stride, full.length, full.buf.length);
+      // The next batch starts at this one's size (its bytes, not its buffer, which may have doubled past them): rows
+      // of a table are much alike, so it rarely grows.
+      batch = new BatchBuilder(opts.stride, full.length, Math.ceil(used * 1.125));
       opts.onBatch(full);
     }
     return row;

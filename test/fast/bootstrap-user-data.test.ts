@@ -57,6 +57,8 @@ test("the user-data is valid bash, quotes every value, and carries settings with
   });
   assert.match(settingsText, /^AWS_REGION='us-east-1'$/m);
   assert.match(settingsText, /^AWS_ENDPOINT_URL_S3='http:\/\/127\.0\.0\.1:9000'$/m);
+  // glibc's settings for the agent's buffers (config/settings.ts AGENT_PROCESS_ENV), read at process start.
+  assert.match(settingsText, /^MALLOC_MMAP_THRESHOLD_='262144'$/m);
   // Systemd with its drain budget, SIGTERM, restart on failure; foreground exec otherwise.
   assert.match(script, /Restart=on-failure/);
   assert.match(script, /KillSignal=SIGTERM/);

@@ -2,24 +2,29 @@
  * Picks the column builder for a column from its kind and its Parquet column (column-builders.ts for the PLAIN
  * layouts, dictionary-builders.ts for ENUM/SET and text, BooleanBuilder for TINYINT(1) written as BOOLEAN).
  */
-import { BytesBuilder, ColumnBuilder, FixedBuilder, Int64Builder, NumberBuilder, type Row } from "./column-builders.ts";
+import { BytesBuilder, ColumnBuilder, FixedBuilder, grown, Int64Builder, NumberBuilder, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { DictionaryBuilder, TextBuilder } from "./dictionary-builders.ts";
 import { type ParquetColumn, Physical } from "./parquet-format.ts";
 
 /** TINYINT(1) as BOOLEAN: PLAIN is one bit per non-null value, LSB first. Only 0 and 1 are booleans. */
 export class BooleanBuilder extends ColumnBuilder {
-  private readonly bits: Uint8Array;
+  private bits: Uint8Array;
   private n = 0;
   private seen0 = false;
   private seen1 = false;
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
-    this.bits = new Uint8Array(Math.ceil(capacity / 8));
+    this.bits = new Uint8Array(Math.ceil(this.rowsHeld / 8));
+  }
+
+  protected override resize(rows: number): void {
+    this.bits = grown(this.bits, Math.ceil(rows / 8));
   }
 
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;

@@ -25,6 +25,16 @@ import {
 
 export type Row = readonly unknown[];
 
+/** Rows a builder's buffers start with. */
+const INITIAL_ROWS = 1024;
+
+/** A copy of `a` in a new array of `size` elements of the same type. */
+export function grown<T extends Uint8Array | Int32Array | Float32Array | Float64Array>(a: T, size: number): T {
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a);
+  return next;
+}
+
 /** Per-column counters reported with the encoder stats. */
 export interface ColumnCounters {
   nulls: number;
@@ -45,16 +55,37 @@ export abstract class ColumnBuilder {
   nullCount = 0;
   readonly counters: ColumnCounters = { nulls: 0, zeroDates: 0 };
   /** Bit i set = row i is not NULL (nullable columns only). */
-  readonly validity: Uint8Array;
+  validity: Uint8Array;
+  /** Rows the buffers hold now; they grow up to `maxRows` as a row group fills (reserve). */
+  protected rowsHeld: number;
+  private readonly maxRows: number;
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     this.spec = spec;
     this.index = index;
-    this.validity = new Uint8Array(spec.nullable ? Math.ceil(capacity / 8) : 0);
+    this.maxRows = capacity;
+    // A wide table's row group closes at 8 MiB long before 65,536 rows: buffers sized for the row limit up front cost
+    // a hundred columns ~36 MB that never fill.
+    this.rowsHeld = Math.min(capacity, INITIAL_ROWS);
+    this.validity = new Uint8Array(spec.nullable ? Math.ceil(this.rowsHeld / 8) : 0);
   }
 
-  /** Appends rows[from..to) of this builder's column. The caller guarantees (to - from) <= capacity - length. */
+  /** Makes room for `n` more rows (the caller keeps length + n <= the capacity it created the builder with). */
+  protected reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.rowsHeld) return;
+    const rows = Math.min(this.maxRows, Math.max(need, this.rowsHeld * 2));
+    if (this.spec.nullable) this.validity = grown(this.validity, Math.ceil(rows / 8));
+    this.resize(rows);
+    this.rowsHeld = rows;
+  }
+
+  /** Grows the per-row buffers to `rows` rows, keeping what they hold. */
+  protected resize(_rows: number): void {}
+
+  /** Appends rows[from..to) of this builder's column. The caller guarantees length + (to - from) <= capacity. */
   append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -70,6 +101,7 @@ export abstract class ColumnBuilder {
 
   /** append() for rows as wire bytes: column `index` of rows[from..to). */
   appendRaw(raw: RawRows, from: number, to: number): void {
+    this.reserve(to - from);
     const { buf, starts, lens, stride } = raw;
     const j = this.index;
     const validity = this.validity;
@@ -128,7 +160,7 @@ export abstract class ColumnBuilder {
 
 /** INT32-stored kinds (8..32-bit integers, YEAR, DATE, BIT(n <= 32), DECIMAL(p <= 9)), FLOAT and DOUBLE. */
 export class NumberBuilder extends ColumnBuilder {
-  private readonly vals: Int32Array | Float32Array | Float64Array;
+  private vals: Int32Array | Float32Array | Float64Array;
   private n = 0;
   private readonly convert: ((v: unknown) => number | null) | null;
   /** How putRaw reads a value: 0 digits, 1 float text, 2 date, 3 decimal, 4 as put() does (BIT). */
@@ -138,7 +170,8 @@ export class NumberBuilder extends ColumnBuilder {
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
     const k = spec.kind;
-    this.vals = k === "float" ? new Float32Array(capacity) : k === "double" ? new Float64Array(capacity) : new Int32Array(capacity);
+    const rows = this.rowsHeld;
+    this.vals = k === "float" ? new Float32Array(rows) : k === "double" ? new Float64Array(rows) : new Int32Array(rows);
     this.rawMode = k === "float" || k === "double" ? 1 : k === "date" ? 2 : k === "decimal" ? 3 : k === "bit" ? 4 : 0;
     const scratch = this.scratch;
     this.convert =
@@ -161,6 +194,7 @@ export class NumberBuilder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -176,6 +210,7 @@ export class NumberBuilder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
   override appendRaw(raw: RawRows, from: number, to: number): void {
+    this.reserve(to - from);
     const { buf, starts, lens, stride } = raw;
     const j = this.index;
     const validity = this.validity;
@@ -189,6 +224,10 @@ export class NumberBuilder extends ColumnBuilder {
       } else this.addNull();
     }
     this.length = i;
+  }
+
+  protected override resize(rows: number): void {
+    this.vals = grown(this.vals, rows);
   }
 
   protected override putRaw(buf: Buffer, at: number, len: number): boolean {
@@ -246,7 +285,7 @@ export class NumberBuilder extends ColumnBuilder {
 
 /** INT64-stored kinds as pairs of 32-bit words: BIGINT, DATETIME/TIMESTAMP micros, BIT(n > 32), DECIMAL(p <= 18). */
 export class Int64Builder extends ColumnBuilder {
-  private readonly words: Int32Array;
+  private words: Int32Array;
   private k = 0;
   private readonly unsigned: boolean;
   /** How putRaw reads a value: 0 digits, 1 decimal, 2 as put() does (BIT), 3 date and time. */
@@ -254,7 +293,7 @@ export class Int64Builder extends ColumnBuilder {
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
-    this.words = new Int32Array(capacity * 2);
+    this.words = new Int32Array(this.rowsHeld * 2);
     this.unsigned = spec.kind === "uint64";
     const kind = spec.kind;
     this.rawMode = kind === "int64" || kind === "uint64" ? 0 : kind === "decimal" ? 1 : kind === "bit" ? 2 : 3;
@@ -262,6 +301,7 @@ export class Int64Builder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -277,6 +317,7 @@ export class Int64Builder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
   override appendRaw(raw: RawRows, from: number, to: number): void {
+    this.reserve(to - from);
     const { buf, starts, lens, stride } = raw;
     const j = this.index;
     const validity = this.validity;
@@ -290,6 +331,10 @@ export class Int64Builder extends ColumnBuilder {
       } else this.addNull();
     }
     this.length = i;
+  }
+
+  protected override resize(rows: number): void {
+    this.words = grown(this.words, rows * 2);
   }
 
   protected override putRaw(buf: Buffer, at: number, len: number): boolean {
@@ -363,7 +408,7 @@ export class Int64Builder extends ColumnBuilder {
 /** DECIMAL(p > 18): big-endian two's complement in FIXED_LEN_BYTE_ARRAY(width). */
 export class FixedBuilder extends ColumnBuilder {
   private readonly width: number;
-  private readonly data: Uint8Array;
+  private data: Uint8Array;
   private pos = 0;
   private readonly scratch: Int32Array;
   private readonly le: Uint8Array;
@@ -371,9 +416,13 @@ export class FixedBuilder extends ColumnBuilder {
   constructor(spec: ColumnSpec, index: number, capacity: number, width: number) {
     super(spec, index, capacity);
     this.width = width;
-    this.data = new Uint8Array(capacity * width);
+    this.data = new Uint8Array(this.rowsHeld * width);
     this.scratch = new Int32Array(spec.precision <= 38 ? 4 : 8);
     this.le = new Uint8Array(this.scratch.buffer);
+  }
+
+  protected override resize(rows: number): void {
+    this.data = grown(this.data, rows * this.width);
   }
 
   protected put(v: unknown): boolean {
@@ -421,6 +470,7 @@ export class BytesBuilder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -436,6 +486,7 @@ export class BytesBuilder extends ColumnBuilder {
 
   // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
   override appendRaw(raw: RawRows, from: number, to: number): void {
+    this.reserve(to - from);
     const { buf, starts, lens, stride } = raw;
     const j = this.index;
     const validity = this.validity;

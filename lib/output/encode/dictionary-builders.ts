@@ -3,7 +3,7 @@
  * group while a dictionary pays. Indices are written as RLE_DICTIONARY data (bit width of the dictionary size, one
  * bit-packed run, rle-hybrid.ts) after a dictionary page of PLAIN entries.
  */
-import { BytesBuilder, ColumnBuilder, type DictionaryPage, type Row } from "./column-builders.ts";
+import { BytesBuilder, ColumnBuilder, type DictionaryPage, grown, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import type { RawRows } from "./raw-rows.ts";
 import { bitPackedRun } from "./rle-hybrid.ts";
@@ -16,16 +16,21 @@ export class DictionaryBuilder extends ColumnBuilder {
   private readonly ids = new Map<string, number>();
   /** Each entry's UTF-8 bytes, in id order. */
   private readonly entryBytes: Buffer[] = [];
-  private readonly indices: Int32Array;
+  private indices: Int32Array;
   private n = 0;
 
   constructor(spec: ColumnSpec, index: number, capacity: number) {
     super(spec, index, capacity);
-    this.indices = new Int32Array(capacity);
+    this.indices = new Int32Array(this.rowsHeld);
+  }
+
+  protected override resize(rows: number): void {
+    this.indices = grown(this.indices, rows);
   }
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -113,7 +118,7 @@ const MAX_BACKOFF_GROUPS = 16;
 export class TextBuilder extends BytesBuilder {
   private readonly maxDictBytes: number;
   private readonly ids = new Map<string, number>();
-  private readonly indices: Int32Array;
+  private indices: Int32Array;
   private dict: Buffer;
   private dictPos = 0;
   /** Non-null values indexed in this row group (all of them while trying). */
@@ -127,12 +132,13 @@ export class TextBuilder extends BytesBuilder {
     super(spec, index, capacity);
     this.maxDictBytes = maxDictBytes;
     this.trying = maxDictBytes > 0;
-    this.indices = new Int32Array(this.trying ? capacity : 0);
+    this.indices = new Int32Array(this.trying ? this.rowsHeld : 0);
     this.dict = Buffer.allocUnsafe(this.trying ? 4096 : 0);
   }
 
   // A copy of ColumnBuilder.append per hot class: `this.put` is then monomorphic and inlined.
   override append(rows: readonly Row[], from: number, to: number): void {
+    this.reserve(to - from);
     const j = this.index;
     const validity = this.validity;
     const nullable = this.spec.nullable;
@@ -148,6 +154,7 @@ export class TextBuilder extends BytesBuilder {
 
   // A copy of ColumnBuilder.appendRaw per hot class, for the same reason.
   override appendRaw(raw: RawRows, from: number, to: number): void {
+    this.reserve(to - from);
     const { buf, starts, lens, stride } = raw;
     const j = this.index;
     const validity = this.validity;
@@ -161,6 +168,11 @@ export class TextBuilder extends BytesBuilder {
       } else this.addNull();
     }
     this.length = i;
+  }
+
+  protected override resize(rows: number): void {
+    super.resize(rows);
+    if (this.maxDictBytes > 0) this.indices = grown(this.indices, rows);
   }
 
   protected override put(v: unknown): boolean {
