@@ -215,6 +215,11 @@ export const exportSpec = z
     quality: z.array(qualityRule).max(100).optional(),
     /** Columns added by batched key lookups in other tables. */
     enrich: z.array(enrichSpec).max(8).optional(),
+    /**
+     * Spend cap in USD (controller/reconcilers/spend-cap.ts): once spent + projected remaining cost passes it, no more
+     * nodes are launched for the export, running chunks commit, and the export is held for a human. Absent: no cap.
+     */
+    maxCost: z.number().positive().max(1e9).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

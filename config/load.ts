@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "./config-error.ts";
+import { type Env, resolveEnvRefs } from "./env-refs.ts";
 import { exportSpec } from "./export-spec.ts";
 import { poolSpec } from "./pool-spec.ts";
 import { agentSettings, controllerSettings } from "./settings.ts";
@@ -120,8 +121,21 @@ export function parseConfigText(text: string, source: string): unknown {
   }
 }
 
-/** Validates parsed input against the schema of its `kind` (or the expected kind when given). */
-export function validateConfig<K extends ConfigKind>(input: unknown, source: string, expected?: K): ConfigOf<K> {
+export interface ValidateOptions {
+  /** Where an Export spec's `${VAR}` and `{ env: VAR }` connection fields are resolved (config/env-refs.ts); default process.env. */
+  env?: Env;
+}
+
+/**
+ * Validates parsed input against the schema of its `kind` (or the expected kind when given). An Export spec's
+ * connection fields are resolved from the environment first, so what is validated (and recorded) is what is used.
+ */
+export function validateConfig<K extends ConfigKind>(
+  input: unknown,
+  source: string,
+  expected?: K,
+  opts: ValidateOptions = {},
+): ConfigOf<K> {
   const kind = expected ?? (valueAt(input, ["kind"]) as string | undefined);
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new ConfigError(source, ["(top level): expected a mapping of fields"]);
@@ -129,13 +143,18 @@ export function validateConfig<K extends ConfigKind>(input: unknown, source: str
   if (!kind || !(kind in schemasByKind)) {
     throw new ConfigError(source, [`kind: expected one of ${Object.keys(schemasByKind).join("|")}, got ${describe(kind)}`]);
   }
+  if (kind === "Export") {
+    const refs = resolveEnvRefs(input, opts.env ?? process.env);
+    if (refs.problems.length > 0) throw new ConfigError(source, refs.problems);
+    input = refs.value;
+  }
   const schema = schemasByKind[kind as K];
   const result = schema.safeParse(input);
   if (!result.success) throw new ConfigError(source, formatIssues(result.error.issues, input));
   return result.data as ConfigOf<K>;
 }
 
-export async function loadConfigFile<K extends ConfigKind>(file: string, expected?: K): Promise<ConfigOf<K>> {
+export async function loadConfigFile<K extends ConfigKind>(file: string, expected?: K, opts: ValidateOptions = {}): Promise<ConfigOf<K>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -143,5 +162,5 @@ export async function loadConfigFile<K extends ConfigKind>(file: string, expecte
     const code = (cause as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? String(cause)})`]);
   }
-  return validateConfig(parseConfigText(text, file), file, expected);
+  return validateConfig(parseConfigText(text, file), file, expected, opts);
 }

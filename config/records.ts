@@ -81,6 +81,10 @@ export const sourcePosition = z.object({
 });
 export type SourcePosition = z.infer<typeof sourcePosition>;
 
+/** The spend cap's figures when it stopped an export's launches (USD): spent so far, projected total, the cap. */
+export const costHold = z.object({ spentUsd: z.number(), projectedUsd: z.number(), capUsd: z.number(), at: z.string() });
+export type CostHold = z.infer<typeof costHold>;
+
 export const exportRecord = z.object({
   exportId: z.string(),
   spec: exportSpec,
@@ -108,6 +112,10 @@ export const exportRecord = z.object({
   error: z.string().optional(),
   /** The source's binary log position and time when planning began; absent on exports planned before it was recorded. */
   sourcePosition: sourcePosition.optional(),
+  /** Set by the controller's spend cap (controller/reconcilers/spend-cap.ts): no more launches for it; needs a human. */
+  costHold: costHold.optional(),
+  /** When DynamoDB may delete the export's items (epoch seconds, the table's TTL attribute); set once it finished. */
+  expiresAt: z.number().int().optional(),
 });
 export type ExportRecord = z.infer<typeof exportRecord>;
 

@@ -49,6 +49,11 @@ export const controllerSettings = z
      * rows (and at least four chunks), so a split never costs more than it saves.
      */
     splitMinRows: count(1, 1e12).default(50_000),
+    /**
+     * Days a finished (SUCCEEDED, FAILED, CANCELLED) export's state items are kept before DynamoDB's TTL deletes them
+     * (controller/reconcilers/retention.ts writes `expiresAt` on each). Absent: kept for ever (the default).
+     */
+    stateRetentionDays: count(1, 3650).optional(),
     metricsNamespace: z.string().default("spotferry"),
     http: z
       .string()

@@ -8,9 +8,11 @@ import { interruption } from "./reconcilers/interruption.ts";
 import { leaseReaping } from "./reconcilers/lease-reaping.ts";
 import { createMetricsReconciler } from "./reconcilers/metrics.ts";
 import { provisioning } from "./reconcilers/provisioning.ts";
+import { retention } from "./reconcilers/retention.ts";
 import { rotation } from "./reconcilers/rotation.ts";
 import { scaleDown } from "./reconcilers/scale-down.ts";
 import { ClusterSnapshot } from "./reconcilers/snapshot.ts";
+import { spendCap } from "./reconcilers/spend-cap.ts";
 import { splitting } from "./reconcilers/splitting.ts";
 import type { LeaderLease } from "./store/fleet-store.ts";
 
@@ -32,10 +34,12 @@ export function defaultReconcilers(): NamedReconciler[] {
     { name: "draining", run: draining },
     { name: "rotation", run: rotation },
     { name: "splitting", run: splitting },
+    { name: "spend-cap", run: spendCap },
     { name: "provisioning", run: provisioning },
     { name: "scale-down", run: scaleDown },
     { name: "finalizing", run: finalizing },
     { name: "garbage-collection", run: garbageCollection },
+    { name: "retention", run: retention },
     { name: "metrics", run: createMetricsReconciler() },
   ];
 }

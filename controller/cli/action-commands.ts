@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { AGENT_LOG_COMMAND, HostKeyMismatchError, NodeSession } from "../../bootstrap/ssh.ts";
 import { ec2Client } from "../../lib/aws/ec2.ts";
 import { intFlag, optionalIntFlag } from "../../lib/cli/flags.ts";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import { dataFormat, emitData, outputFormat } from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { Ec2Provider } from "../cloud/ec2-provider.ts";
 import { type SshFlags, sshTarget } from "../oncall/ssh-target.ts";
@@ -20,7 +21,7 @@ import { type CommonFlags, confirm, parsePartition, withCommon, withStores } fro
 type ActionFlags = CommonFlags & { yes?: boolean };
 const operator = () => `operator:${process.env.USER ?? process.env.LOGNAME ?? "unknown"}`;
 const withYes = (cmd: Command) => withCommon(cmd).option("-y, --yes", "do it without asking (required without a terminal)");
-const say = (flags: CommonFlags, line: string) => (flags.json ? undefined : process.stdout.write(`${line}\n`));
+const say = (flags: CommonFlags, line: string) => (dataFormat(outputFormat(flags)) ? undefined : process.stdout.write(`${line}\n`));
 
 export function registerActionCommands(program: Command): void {
   registerRetry(program);
@@ -43,7 +44,7 @@ async function retry(id: string, nText: string | undefined, flags: ActionFlags):
     const plan = await planRetry(d.jobs, { exportId: id, partition });
     await confirm(plan.description, flags);
     const result = await applyRetry(d.jobs, plan, { by: operator() });
-    if (flags.json) printJson(result);
+    await emitData(flags, result);
     say(flags, `export ${id}: ${result.retried.length} partition(s) back on the queue (${result.retried.join(", ")})`);
     for (const s of result.skipped) say(flags, `  skipped ${s.partition}: ${s.reason}`);
   });
@@ -63,7 +64,7 @@ function cancel(id: string, flags: CancelFlags): Promise<void> {
     const plan = await planCancel(d.jobs, { exportId: id });
     await confirm(plan.description, flags);
     const result = await applyCancel(d.jobs, plan, { reason: flags.reason ?? `by ${operator()}` });
-    if (flags.json) printJson(result);
+    await emitData(flags, result);
     say(
       flags,
       `export ${id}: CANCELLED; ${result.dequeued} pending partitions taken off the queue; ${result.leased} leased partitions stop at their next chunk`,
@@ -88,13 +89,8 @@ function drain(id: string, flags: DrainFlags): Promise<void> {
     try {
       const result = await applyDrain({ fleet: d.fleet, cloud: new Ec2Provider({ ec2 }), clock: d.clock }, plan, { by: operator() });
       if (result.warning) process.stderr.write(`warning: ${result.warning}\n`);
-      if (flags.json)
-        printJson({
-          node: result.node,
-          pool: result.pool,
-          lifecycle: result.lifecycle,
-          terminateRequested: result.terminateRequested,
-        });
+      const { node, pool, lifecycle, terminateRequested } = result;
+      await emitData(flags, { node, pool, lifecycle, terminateRequested });
       say(flags, `node ${id}: DRAINING${result.terminateRequested ? "; termination requested" : ""}`);
     } finally {
       ec2.destroy();
@@ -119,7 +115,7 @@ function scale(name: string, flags: ScaleFlags): Promise<void> {
     const plan = await planScale(d.fleet, { pool: name, min, max });
     await confirm(plan.description, flags);
     const result = await applyScale(d.fleet, plan);
-    if (flags.json) printJson(result);
+    await emitData(flags, result);
     say(flags, `pool ${name}: min ${result.capacity.min}, max ${result.capacity.max}`);
   });
 }

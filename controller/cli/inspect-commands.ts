@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import type { ChunkRecord, EventRecord, PartitionRecord } from "../../config/records.ts";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import { type Column, emitData, formatNumber, isWide, renderColumns } from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import { ago, key, num } from "../oncall/format.ts";
 import { fullLedger } from "../oncall/reads.ts";
 import { readStatus } from "../oncall/status.ts";
 import { type Diagnosis, whyExport, whyPartition } from "../oncall/why.ts";
-import { table } from "./oncall-render.ts";
 import { type CommonFlags, parsePartition, thresholds, withCommon, withStores, withThresholds } from "./oncall-shared.ts";
 
 /** `partition show ID N` (everything about one partition, with its whole ledger) and `why ID [N]` (a diagnosis). */
@@ -47,7 +47,32 @@ export function collapseLedger(events: EventRecord[]): (EventRecord & { count?: 
   return out;
 }
 
-function renderPartition(p: PartitionRecord, chunks: ChunkRecord[], events: EventRecord[], now: number, allEvents: boolean): string {
+const CHUNK_COLUMNS: Column<ChunkRecord>[] = [
+  { header: "chunk", value: (c) => c.seq, align: "right" },
+  { header: "epoch", value: (c) => c.epoch, align: "right" },
+  { header: "rows", value: (c) => c.rows, align: "right" },
+  { header: "bytes", value: (c) => c.bytes, align: "right" },
+  { header: "first-key", value: (c) => key(c.firstKey, "") },
+  { header: "last-key", value: (c) => key(c.lastKey, "") },
+  { header: "committed", value: (c) => c.committedAt },
+  { header: "object", value: (c) => c.key },
+];
+
+const EVENT_COLUMNS: Column<EventRecord>[] = [
+  { header: "at", value: (e) => e.at },
+  { header: "event", value: (e) => e.kind },
+  { header: "node", value: (e) => e.node },
+  { header: "epoch", value: (e) => e.epoch, align: "right" },
+  { header: "detail", value: (e) => e.detail },
+];
+
+function renderPartition(
+  p: PartitionRecord,
+  chunks: ChunkRecord[],
+  events: EventRecord[],
+  o: { now: number; allEvents: boolean; wide: boolean },
+): string {
+  const { now } = o;
   const lines = [
     `partition ${p.partition} of export ${p.exportId}  ${p.state}`,
     `  range       [${key(p.lo, "start")}, ${key(p.hi, "end")})${p.splitFrom !== null ? `  (split from ${p.splitFrom})` : ""}`,
@@ -60,17 +85,19 @@ function renderPartition(p: PartitionRecord, chunks: ChunkRecord[], events: Even
     "",
   ];
   if (chunks.length) {
-    const t = table(["chunk", "epoch", "rows", "bytes", "first key", "last key", "committed", "object"]);
-    const shown = chunks.length > 20 ? [...chunks.slice(0, 10), null, ...chunks.slice(-10)] : chunks;
-    for (const c of shown) {
-      if (!c) t.push([{ colSpan: 8, content: `... ${chunks.length - 20} more (use --json)` }]);
-      else t.push([c.seq, c.epoch, num(c.rows), num(c.bytes), key(c.firstKey, ""), key(c.lastKey, ""), c.committedAt, c.key]);
-    }
-    lines.push("COMMITTED CHUNKS", t.toString(), "");
+    // -o wide lists every chunk; the default the first and last ten.
+    const cut = !o.wide && chunks.length > 20;
+    const shown = cut ? [...chunks.slice(0, 10), ...chunks.slice(-10)] : chunks;
+    const table = renderColumns(CHUNK_COLUMNS, shown).trimEnd().split("\n");
+    if (cut) table.splice(11, 0, `  ... ${formatNumber(chunks.length - 20)} more (use -o wide or -o json)`);
+    lines.push("COMMITTED CHUNKS", ...table, "");
   }
-  const t = table(["at", "event", "node", "epoch", "detail"]);
-  for (const e of allEvents ? events : collapseLedger(events)) t.push([e.at, e.kind, e.node ?? "-", e.epoch, e.detail ?? ""]);
-  lines.push(`LEDGER (${events.length} events, oldest first)`, events.length ? t.toString() : "  (empty)", "");
+  const ledger = o.allEvents ? events : collapseLedger(events);
+  lines.push(
+    `LEDGER (${events.length} events, oldest first)`,
+    events.length ? renderColumns(EVENT_COLUMNS, ledger).trimEnd() : "  (empty)",
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -96,8 +123,10 @@ export function registerInspectCommands(program: Command): void {
             );
           }
           const [chunks, events] = await Promise.all([allChunks(d.jobs, id, n), fullLedger(d.jobs, id, n)]);
-          if (flags.json) printJson({ partition: p, chunks, events });
-          else process.stdout.write(renderPartition(p, chunks, events, d.clock.now(), flags.allEvents ?? false));
+          if (!(await emitData(flags, { partition: p, chunks, events }))) {
+            const o = { now: d.clock.now(), allEvents: flags.allEvents ?? false, wide: isWide(flags) };
+            process.stdout.write(renderPartition(p, chunks, events, o));
+          }
         });
       }),
     );
@@ -119,8 +148,7 @@ export function registerInspectCommands(program: Command): void {
             if (!p) throw new UserError(`partition ${n} of export ${id} not found`);
             diagnosis = whyPartition(world, p, await fullLedger(d.jobs, id, n), now);
           }
-          if (flags.json) printJson(diagnosis);
-          else process.stdout.write(renderDiagnosis(diagnosis));
+          if (!(await emitData(flags, diagnosis))) process.stdout.write(renderDiagnosis(diagnosis));
           return diagnosis.stuck ? ExitCode.checkFailed : ExitCode.ok;
         });
       }),

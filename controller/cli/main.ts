@@ -9,6 +9,10 @@ export const PRODUCTION_COMMANDS: CommandGroup[] = [
     names: { config: "validate and inspect configuration files" },
     load: async () => [(await import("./config-commands.ts")).registerConfigCommands],
   },
+  {
+    names: { init: "write a commented export spec for a table, from information_schema (stdout, or -f FILE)" },
+    load: async () => [(await import("./init-commands.ts")).registerInitCommands],
+  },
   { names: { agent: "the node worker" }, load: async () => [(await import("./agent-commands.ts")).registerAgentCommands] },
   {
     names: { export: "plan, run, inspect and verify exports" },
@@ -55,6 +59,13 @@ export const PRODUCTION_COMMANDS: CommandGroup[] = [
       logs: "the agent log of a node over SSH (host key verified against the node's console output)",
     },
     load: async () => [(await import("./action-commands.ts")).registerActionCommands],
+  },
+  {
+    names: {
+      query: "run SQL (DuckDB) over exactly the manifest's objects of an export; the export is the table `export`",
+      ddl: "CREATE statement for athena|redshift|spark|duckdb with exact types over exactly the manifest's objects",
+    },
+    load: async () => [(await import("./query-commands.ts")).registerQueryCommands],
   },
   {
     names: { iam: "least-privilege IAM policies of the controller and node roles, scoped to your config files" },

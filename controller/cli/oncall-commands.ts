@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import type { ExportState } from "../../config/records.ts";
+import { painter } from "../../lib/cli/color.ts";
 import { durationFlag, intFlag } from "../../lib/cli/flags.ts";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import { emitData, isWide, outputFormat } from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { findNode } from "../oncall/reads.ts";
 import { readStatus, type StatusOptions, type StatusSnapshot } from "../oncall/status.ts";
@@ -11,7 +13,7 @@ import { type CommonFlags, thresholds, withCommon, withStores, withThresholds } 
 /**
  * Read-only on-call commands: `status` (and `watch`), `exports`, `nodes`, `node show`. They all read one snapshot
  * (controller/oncall/status.ts) so they never disagree. `status` exits 4 when something needs a human, so
- * `spotferry status --json >/dev/null || page-someone` works.
+ * `spotferry status -o json >/dev/null || page-someone` works.
  */
 
 type StatusFlags = CommonFlags & { stallMinutes?: string; heartbeatTimeout?: string; watch?: boolean; interval?: string };
@@ -36,7 +38,9 @@ async function watchLoop(flags: StatusFlags, options: StatusOptions): Promise<ne
     while (!stop) {
       let frame: string;
       try {
-        frame = await withStores(flags, async (d) => renderStatus((await readStatus(d, options)).snapshot, d.clock.now()));
+        frame = await withStores(flags, async (d) =>
+          renderStatus((await readStatus(d, options)).snapshot, d.clock.now(), { wide: isWide(flags), paint: painter(out) }),
+        );
       } catch (err) {
         frame = `reading the state table failed (retrying in ${seconds}s): ${(err as Error).message}\n`;
       }
@@ -54,13 +58,17 @@ export function registerOncallCommands(program: Command): void {
     runCommand(async () => {
       const options = thresholds(flags);
       if (forceWatch || flags.watch) {
-        if (flags.json) throw new UserError("--json cannot be combined with --watch", { exitCode: ExitCode.usage });
+        const format = outputFormat(flags);
+        if (format === "json" || format === "yaml") {
+          throw new UserError(`-o ${format} cannot be combined with --watch`, { exitCode: ExitCode.usage });
+        }
         return watchLoop(flags, options);
       }
       return withStores(flags, async (d) => {
         const { snapshot } = await readStatus(d, options);
-        if (flags.json) printJson(statusJson(snapshot));
-        else process.stdout.write(renderStatus(snapshot, d.clock.now()));
+        if (!(await emitData(flags, statusJson(snapshot)))) {
+          process.stdout.write(renderStatus(snapshot, d.clock.now(), { wide: isWide(flags), paint: painter(process.stdout) }));
+        }
         return snapshot.attention.length ? ExitCode.checkFailed : ExitCode.ok;
       });
     });
@@ -88,8 +96,7 @@ export function registerOncallCommands(program: Command): void {
           const listed = await d.jobs.listExports({ limit, state });
           const { snapshot } = await readStatus(d, { exportIds: listed.map((e) => e.exportId) });
           const rows = statusJson(snapshot).exports;
-          if (flags.json) printJson(rows);
-          else process.stdout.write(renderExports(snapshot.exports));
+          if (!(await emitData(flags, rows))) process.stdout.write(renderExports(snapshot.exports, { wide: isWide(flags) }));
         });
       }),
     );
@@ -103,8 +110,7 @@ export function registerOncallCommands(program: Command): void {
           if (flags.pool && !(await d.fleet.getPool(flags.pool))) throw new UserError(`pool ${flags.pool} not found`);
           const { snapshot } = await readStatus(d);
           const nodes = snapshot.nodes.filter((n) => (!flags.pool || n.pool === flags.pool) && (flags.all || n.lifecycle !== "TERMINATED"));
-          if (flags.json) printJson(nodes);
-          else process.stdout.write(renderNodes(nodes));
+          if (!(await emitData(flags, nodes))) process.stdout.write(renderNodes(nodes, { wide: isWide(flags) }));
         }),
       ),
     );
@@ -121,8 +127,7 @@ export function registerOncallCommands(program: Command): void {
           const { snapshot } = await readStatus(d);
           const n = snapshot.nodes.find((x) => x.instanceId === id);
           if (!n) throw new UserError(`node ${id} vanished while it was being read; try again`);
-          if (flags.json) printJson({ ...n, record });
-          else process.stdout.write(renderNode(n, d.clock.now()));
+          if (!(await emitData(flags, { ...n, record }))) process.stdout.write(renderNode(n, d.clock.now()));
         }),
       ),
     );

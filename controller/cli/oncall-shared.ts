@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { durationFlag, intFlag, positiveFlag, stateTableFlag } from "../../lib/cli/flags.ts";
+import { addOutputOptions, type OutputFlags } from "../../lib/cli/output.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { checkLayout } from "../../lib/dynamo/layout.ts";
@@ -13,17 +14,14 @@ import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 
 /** Plumbing shared by the on-call commands: stores on the state table, common flags, confirmation of actions. */
 
-export interface CommonFlags {
+export interface CommonFlags extends OutputFlags {
   stateTable?: string;
-  json?: boolean;
 }
 
 export const tableOf = (flags: CommonFlags) => stateTableFlag(flags.stateTable);
 
 export function withCommon(cmd: Command): Command {
-  return cmd
-    .option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)")
-    .option("--json", "print JSON for scripts instead of tables");
+  return addOutputOptions(cmd.option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)"));
 }
 
 export function withThresholds(cmd: Command): Command {

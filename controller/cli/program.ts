@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { addGlobalOptions } from "../../lib/cli/global-options.ts";
 import { ExitCode } from "../../lib/errors.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -39,6 +40,7 @@ export async function buildProgram(groups: CommandGroup[], only?: string): Promi
       for (const name of names) program.command(name).description(group.names[name] ?? "");
     }
   }
+  addGlobalOptions(program);
   return program;
 }
 

@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import Table from "cli-table3";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
 import { s3Client } from "../../lib/aws/s3.ts";
 import { durationFlag, intFlag, stateTableFlag } from "../../lib/cli/flags.ts";
+import { addOutputOptions, type Column, emitData, isWide, type OutputFlags, renderColumns } from "../../lib/cli/output.ts";
 import { printJson, runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
@@ -13,7 +13,7 @@ import { ExitCode, UserError } from "../../lib/errors.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { openSource, resolveSourceLogin } from "../../lib/mysql/connect.ts";
 import { cliBin, repoRoot } from "../../lib/paths.ts";
-import { runSchedule, type SchedulerDeps, type TickResult, tick } from "../schedule/scheduler.ts";
+import { runSchedule, type SchedulerDeps, type TickResult, tick, tickExitCode } from "../schedule/scheduler.ts";
 import { DynamoScheduleStore } from "../store/dynamo-schedule-store.ts";
 import type { RunRecord } from "../store/schedule-store.ts";
 import { addVerifyConnectionOptions, type VerifyConnectionFlags, verifySource } from "../verify/connection.ts";
@@ -38,8 +38,6 @@ function stores(tableName: string) {
   };
 }
 
-const exitOf = (r: TickResult) => (r.action === "failed" ? ExitCode.checkFailed : ExitCode.ok);
-
 export function registerScheduleCommands(program: Command): void {
   const sched = program.command("schedule");
   registerScheduleRun(sched);
@@ -61,7 +59,10 @@ interface RunFlags {
 function registerScheduleRun(sched: Command): void {
   sched
     .command("run")
-    .description("run an incremental export every incremental.every (--once: one tick, for cron)")
+    .description(
+      "run an incremental export every incremental.every (--once: one tick, for cron; exit 0 when it did its part, " +
+        "4 when another scheduler holds the lock or the run failed, 3 when the source cannot be reached)",
+    )
     .requiredOption("--config <file>", "export spec with an incremental block")
     .option("--once", "one tick: continue the run in flight or start one if there are new rows, then exit")
     .option("--local", "run each run's partitions on agent processes here (default: the controller's fleet)")
@@ -104,7 +105,7 @@ async function scheduleRun(opts: RunFlags): Promise<number> {
     if (opts.once) {
       const r = await tick(deps, spec);
       report(r);
-      return exitOf(r);
+      return tickExitCode(r);
     }
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
@@ -176,22 +177,20 @@ async function scheduleVerify(name: string, opts: VerifyFlags): Promise<number> 
   }
 }
 
-interface StatusFlags {
+interface StatusFlags extends OutputFlags {
   name: string;
   limit: string;
   stateTable?: string;
-  json?: boolean;
 }
 
 function registerScheduleStatus(sched: Command): void {
-  sched
+  const cmd = sched
     .command("status")
     .description("the schedule's watermark and its runs: bounds, rows, schema drift, quality")
     .requiredOption("--name <name>", "schedule (export spec) name")
     .option("--limit <n>", "runs to show", "20")
-    .option("--state-table <name>", "DynamoDB state table")
-    .option("--json", "print as JSON")
-    .action((opts: StatusFlags) => runCommand(() => scheduleStatus(opts)));
+    .option("--state-table <name>", "DynamoDB state table");
+  addOutputOptions(cmd).action((opts: StatusFlags) => runCommand(() => scheduleStatus(opts)));
 }
 
 async function scheduleStatus(opts: StatusFlags): Promise<number> {
@@ -201,37 +200,38 @@ async function scheduleStatus(opts: StatusFlags): Promise<number> {
     const s = await schedules.getSchedule(opts.name);
     if (!s) throw new UserError(`schedule ${opts.name} not found`, { exitCode: ExitCode.usage });
     const runs = await schedules.listRuns(opts.name, { limit });
-    if (opts.json) {
-      printJson({ schedule: s, runs });
-      return ExitCode.ok;
-    }
+    if (await emitData(opts, { schedule: s, runs })) return ExitCode.ok;
     process.stdout.write(
       `schedule ${s.name}: watermark ${s.watermark ?? "(none yet)"}, ${s.lastSeq} runs, ` +
         `${s.currentRun === null ? "no run in flight" : `run ${s.currentRun} in flight`}` +
         `${s.lastNote ? `; last check ${s.lastCheckedAt}: ${s.lastNote}` : ""}\n`,
     );
-    process.stdout.write(`${runsTable(runs)}\n`);
+    process.stdout.write(runsTable(runs, isWide(opts)));
     return ExitCode.ok;
   } finally {
     client.destroy();
   }
 }
 
-function runsTable(runs: readonly RunRecord[]): string {
-  const t = new Table({ head: ["run", "state", "dir", "watermark (after, up to]", "rows", "drift", "quality", "error"] });
-  for (const r of runs) {
+function runsTable(runs: readonly RunRecord[], wide: boolean): string {
+  const quality = (r: RunRecord) => {
     const q = r.quality.length ? `${r.quality.filter((x) => x.passed).length}/${r.quality.length} passed` : "-";
     const flagged = r.quality.filter((x) => !x.passed).map((x) => `${x.policy === "flag" ? "flag" : "FAIL"} ${x.rule}`);
-    t.push([
-      `${r.seq}${r.attempt > 1 ? ` (a${r.attempt})` : ""}`,
-      r.state,
-      `run=${r.runAt}`,
-      `(${r.lo ?? "-"}, ${r.hi}]`,
-      r.rows.toLocaleString("en-US"),
-      r.drift.changes.length ? `${r.drift.action}: ${r.drift.changes.map((c) => `${c.kind} ${c.column}`).join(", ")}` : "-",
-      [q, ...flagged].join("\n"),
-      (r.error ?? "").slice(0, 60),
-    ]);
-  }
-  return t.toString();
+    return [q, ...flagged].join("; ");
+  };
+  const columns: Column<RunRecord>[] = [
+    { header: "run", value: (r) => `${r.seq}${r.attempt > 1 ? `(a${r.attempt})` : ""}` },
+    { header: "state", value: (r) => r.state },
+    { header: "dir", value: (r) => `run=${r.runAt}` },
+    { header: "after", value: (r) => r.lo ?? "-" },
+    { header: "up to", value: (r) => r.hi },
+    { header: "rows", value: (r) => r.rows, align: "right" },
+    {
+      header: "drift",
+      value: (r) => (r.drift.changes.length ? `${r.drift.action}: ${r.drift.changes.map((c) => `${c.kind} ${c.column}`).join(", ")}` : "-"),
+    },
+    { header: "quality", value: quality },
+    { header: "error", value: (r) => (wide ? r.error : r.error?.slice(0, 60)) ?? "-" },
+  ];
+  return renderColumns(columns, [...runs], { wide });
 }

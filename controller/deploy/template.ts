@@ -1,4 +1,4 @@
-import { GSI1 } from "../../lib/dynamo/keys.ts";
+import { GSI1, TTL_ATTRIBUTE } from "../../lib/dynamo/keys.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
 import { controllerPolicy, nodePolicy, type PolicyInput } from "../iam/policies.ts";
 import { type CfnValue, getAtt, ref, sub, type Template, withSub } from "./cfn.ts";
@@ -50,6 +50,8 @@ function stateTable(tableName: string): CfnValue {
       GlobalSecondaryIndexes: [{ IndexName: GSI1, KeySchema: key("gsi1pk", "gsi1sk"), Projection: { ProjectionType: "ALL" } }],
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
+      // As createStateTable: items expire once retention (stateRetentionDays) writes the attribute.
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
     },
   };
 }

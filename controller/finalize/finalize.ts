@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { ExportRecord } from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
+import { describeError } from "../../lib/errors.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { ColumnSpec } from "../../lib/output/encode/index.ts";
 import {
@@ -21,12 +22,15 @@ import {
 } from "../../lib/output/manifest.ts";
 import { exportPrefix } from "../../lib/output/sink.ts";
 import { putOutputObject } from "../../lib/output/sse.ts";
+import { isNewer, LATEST_FORMAT, type LatestPointer, latestKey, readLatestPointer, writeLatestPointer } from "../query/latest.ts";
 
 /**
  * Finalizes an export whose partitions are all DONE: checks every committed object is in S3 with its recorded size,
  * writes the manifest and then the success marker (readers look for the marker, then trust the manifest), deletes
  * orphan objects (fenced-off epochs, abandoned chunks) and aborts orphan multipart uploads under the export's prefix,
- * and marks the export SUCCEEDED. Safe to re-run: every step is idempotent, and a finished export is left as it is.
+ * and marks the export SUCCEEDED. After the marker it points `<prefix><name>/_latest.json` at the manifest unless
+ * that names a newer export (controller/query/latest.ts). Safe to re-run: every step is idempotent, and a finished
+ * export is left as it is (its pointer is written again).
  */
 export interface FinalizeDeps {
   store: JobStore;
@@ -65,6 +69,10 @@ export async function finalizeExport(deps: FinalizeDeps, exportId: string): Prom
   const prefix = exportPrefix(record.spec.destination.prefix, exportId);
   const bucket = record.spec.destination.bucket;
   if (record.state === "SUCCEEDED" && record.manifestKey) {
+    // The export is done whatever happens to its pointer: a failure here is logged, not thrown.
+    await repointLatest(deps, record, record.manifestKey).catch((err) =>
+      log(`export ${exportId}: latest pointer not written: ${describeError(err)}`),
+    );
     return {
       manifestKey: record.manifestKey,
       rows: record.rowsExported,
@@ -114,6 +122,13 @@ export async function finalizeExport(deps: FinalizeDeps, exportId: string): Prom
   const sha256 = createHash("sha256").update(body).digest("hex");
   const marker = JSON.stringify({ manifest: mKey, sha256, ...manifest.totals });
   await putOutputObject(s3, { bucket, key: successKey(prefix), body: marker, sse });
+  await writeLatestPointer({
+    s3,
+    destinationPrefix: record.spec.destination.prefix,
+    name: record.spec.name,
+    sse,
+    pointer: pointerOf(record, manifest, mKey),
+  });
   log(`export ${exportId}: manifest s3://${bucket}/${mKey} (${manifest.totals.chunks} objects, ${manifest.totals.rows} rows)`);
 
   const committed = new Set(manifest.partitions.flatMap((p) => p.chunks.map((c) => c.key)));
@@ -133,6 +148,32 @@ export async function finalizeExport(deps: FinalizeDeps, exportId: string): Prom
     bytesExported: manifest.totals.bytes,
   });
   return { manifestKey: mKey, ...manifest.totals, orphansDeleted: orphans.length, uploadsAborted };
+}
+
+function pointerOf(record: ExportRecord, manifest: Manifest, mKey: string): LatestPointer {
+  return {
+    pointer: LATEST_FORMAT,
+    exportId: record.exportId,
+    bucket: manifest.bucket,
+    manifest: mKey,
+    committedAt: manifest.createdAt,
+    plannedAt: record.createdAt,
+    rows: manifest.totals.rows,
+    format: record.spec.destination.format,
+  };
+}
+
+/**
+ * A re-run on a SUCCEEDED export writes the pointer again, with the same bytes: from the pointer itself when it
+ * already names this export, else from the manifest (an export finalized before pointers existed, or a deleted one).
+ */
+async function repointLatest(deps: FinalizeDeps, record: ExportRecord, mKey: string): Promise<void> {
+  const { bucket, prefix, sse } = record.spec.destination;
+  const current = await readLatestPointer(deps.s3, bucket, latestKey(prefix, record.spec.name));
+  if (current && current.exportId !== record.exportId && isNewer(current, { plannedAt: record.createdAt, exportId: record.exportId }))
+    return;
+  const pointer = current?.exportId === record.exportId ? current : pointerOf(record, await readManifest(deps.s3, bucket, mKey), mKey);
+  await writeLatestPointer({ s3: deps.s3, destinationPrefix: prefix, name: record.spec.name, sse, pointer });
 }
 
 async function buildManifest(deps: FinalizeDeps, record: ExportRecord, prefix: string): Promise<Manifest> {

@@ -1,14 +1,18 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describeError } from "../../lib/errors.ts";
-import { type OncallDeps, readStatus, type StatusOptions, type StatusSnapshot } from "../oncall/status.ts";
-import { renderPage } from "./page.ts";
+import { readActivity } from "../oncall/activity.ts";
+import { type OncallDeps, readStatus, type StatusOptions } from "../oncall/status.ts";
+import { parseTableView } from "./export-section.ts";
+import { type PageView, renderPage } from "./page.ts";
 
 /**
  * The read-only status page. GET only: `/` (HTML), `/status.json` (the snapshot, the same shape as
  * `spotferry status --json` plus per-partition fractions for charts), `/healthz`. There are no action endpoints by
  * design: acting goes through the CLI, which confirms and refuses what is unsafe. One snapshot is shared by every
- * request for `cacheMs`, so many open tabs cost the state table one read per interval.
+ * request for `cacheMs`, so many open tabs cost the state table one read per interval. `/?sort=KEY&dir=desc&rows=N`
+ * orders every partition table (keys: controller/oncall/partitions.ts SORT_KEYS); sorting happens per request on
+ * the shared snapshot.
  */
 export interface StatusServerOptions {
   host: string;
@@ -16,6 +20,8 @@ export interface StatusServerOptions {
   refreshSec?: number;
   cacheMs?: number;
   status?: StatusOptions;
+  /** Span of chunk commits the page's rates are measured over (controller/oncall/activity.ts; default 5 min). */
+  rateWindowMs?: number;
   log?: (line: string) => void;
 }
 
@@ -24,11 +30,14 @@ export async function startStatusServer(
   opts: StatusServerOptions,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const cacheMs = opts.cacheMs ?? 2000;
-  let cached: { at: number; snapshot: Promise<StatusSnapshot> } | null = null;
+  let cached: { at: number; snapshot: Promise<PageView> } | null = null;
   const snapshot = () => {
     const now = Date.now();
     if (!cached || now - cached.at > cacheMs) {
-      const pending = readStatus(deps, opts.status).then((w) => w.snapshot);
+      const pending = readStatus(deps, opts.status).then(async (world) => ({
+        world,
+        activity: await readActivity(deps.jobs, world, { now: Date.parse(world.snapshot.now), windowMs: opts.rateWindowMs }),
+      }));
       cached = { at: now, snapshot: pending };
       pending.catch(() => {
         cached = null; // do not serve a failure for the whole interval
@@ -37,7 +46,8 @@ export async function startStatusServer(
     return cached.snapshot;
   };
   const server = createServer(async (req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
       res.end(req.method === "HEAD" ? undefined : body);
@@ -48,8 +58,11 @@ export async function startStatusServer(
     }
     try {
       if (path === "/healthz") return send(200, "text/plain; charset=utf-8", "ok\n");
-      if (path === "/status.json") return send(200, "application/json", `${JSON.stringify(await snapshot(), null, 2)}\n`);
-      if (path === "/") return send(200, "text/html; charset=utf-8", renderPage(await snapshot(), { refreshSec: opts.refreshSec ?? 10 }));
+      if (path === "/status.json") return send(200, "application/json", `${JSON.stringify((await snapshot()).world.snapshot, null, 2)}\n`);
+      if (path === "/") {
+        const page = renderPage(await snapshot(), { refreshSec: opts.refreshSec ?? 10, table: parseTableView(url.searchParams) });
+        return send(200, "text/html; charset=utf-8", page);
+      }
       return send(404, "text/plain; charset=utf-8", "not found\n");
     } catch (err) {
       opts.log?.(`status page: reading the state table failed: ${describeError(err)}`);

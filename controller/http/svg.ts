@@ -1,3 +1,4 @@
+import { duration } from "../oncall/format.ts";
 import type { ExportStatus } from "../oncall/status.ts";
 import type { TimelineItem } from "../oncall/timeline.ts";
 
@@ -74,11 +75,15 @@ export function histogramChart(fractions: number[]): string {
   return `<svg class="hist" role="img" aria-label="partitions by progress" viewBox="0 0 ${11 * (bw + 4)} ${h}" width="${11 * (bw + 4)}" height="${h}">${bars}</svg>`;
 }
 
-/** Interruptions, drains and rotations on one time axis (newest at the right). */
-export function timelineChart(items: TimelineItem[], now: number): string {
+/**
+ * Interruptions, drains and rotations on one time axis (newest at the right), from `start` (the oldest export shown,
+ * else the oldest item) to now: not a fixed hour, so a short run does not pile up at the right edge.
+ */
+export function timelineChart(items: TimelineItem[], now: number, since?: number): string {
   if (!items.length) return "<p>No interruptions or rotations recorded.</p>";
   const times = items.map((i) => Date.parse(i.at));
-  const start = Math.min(...times, now - 3_600_000);
+  const oldest = Math.min(...times, since ?? Number.POSITIVE_INFINITY);
+  const start = oldest - Math.max(1000, (now - oldest) * 0.02);
   const x = (t: number) => 10 + ((t - start) / (now - start || 1)) * (W + 200 - 20);
   const marks = items
     .map((i) => {
@@ -88,5 +93,5 @@ export function timelineChart(items: TimelineItem[], now: number): string {
     .join("");
   return `<svg class="timeline" role="img" aria-label="interruptions and rotations" viewBox="0 0 ${W + 200} 44" width="${W + 200}" height="44">
 <line class="axis" x1="10" x2="${W + 190}" y1="20" y2="20"/>${marks}
-<text x="10" y="40">${hhmm(start)}</text><text x="${W + 190}" y="40" text-anchor="end">now ${hhmm(now)}</text></svg>`;
+<text x="10" y="40">${hhmm(start)}</text><text x="${W + 190}" y="40" text-anchor="end">now ${hhmm(now)} (${duration((now - start) / 1000)})</text></svg>`;
 }

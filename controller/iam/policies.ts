@@ -94,7 +94,13 @@ export function controllerPolicy(input: PolicyInput): PolicyDocument {
     ...stateTableStatements({ scope, table, sid: "RareReplanDeletesPartitions", itemActions: ["DeleteItem"], indexQuery: false }),
     // The transactions of `spotferry retry` and of a schedule's run check the export or schedule item they guard.
     ...stateTableStatements({ scope, table, sid: "RareRetryAndScheduleGuards", itemActions: ["ConditionCheckItem"], indexQuery: false }),
-    ...stateTableStatements({ scope, table, sid: "RareCreateStateTable", itemActions: ["CreateTable"], indexQuery: false }),
+    ...stateTableStatements({
+      scope,
+      table,
+      sid: "RareCreateStateTable",
+      itemActions: ["CreateTable", "UpdateTimeToLive"],
+      indexQuery: false,
+    }),
   );
   return { Version: POLICY_VERSION, Statement: statements };
 }

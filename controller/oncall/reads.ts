@@ -86,10 +86,17 @@ export function rateFromLedger(p: PartitionRecord, newestFirst: EventRecord[], n
 }
 
 export async function leasedRates(jobs: JobStore, leased: readonly PartitionRecord[], now: number): Promise<PartitionRate[]> {
-  return mapLimit(leased, 16, async (p) => {
-    const { items } = await jobs.listEvents(p.exportId, p.partition, { newestFirst: true, limit: RATE_EVENTS });
-    return rateFromLedger(p, items, now);
-  });
+  const ledgers = await recentLedgers(jobs, leased);
+  return leased.map((p, i) => rateFromLedger(p, ledgers[i] ?? [], now));
+}
+
+/** The newest RATE_EVENTS ledger events of each partition, newest first (one Query each, 16 at a time). */
+export async function recentLedgers(jobs: JobStore, parts: readonly PartitionRecord[]): Promise<EventRecord[][]> {
+  return mapLimit(
+    parts,
+    16,
+    async (p) => (await jobs.listEvents(p.exportId, p.partition, { newestFirst: true, limit: RATE_EVENTS })).items,
+  );
 }
 
 /** Every pool and every node record (TERMINATED ones too: they carry the cost and the timeline). */

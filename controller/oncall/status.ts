@@ -1,11 +1,19 @@
-import type { ExportRecord, ExportState, NodeRecord, PartitionRecord, PartitionState, PoolRecord } from "../../config/records.ts";
+import type {
+  EventRecord,
+  ExportRecord,
+  ExportState,
+  NodeRecord,
+  PartitionRecord,
+  PartitionState,
+  PoolRecord,
+} from "../../config/records.ts";
 import type { Clock } from "../../lib/clock.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import type { FleetStore, LeaderLease } from "../store/fleet-store.ts";
 import type { ScheduleStore } from "../store/schedule-store.ts";
 import { type Attention, findAttention } from "./attention.ts";
 import { estimateExportCost, nodeCost, nodesOfExport, summarizeCost } from "./cost.ts";
-import { leasedRates, type PartitionRate, readFleet, readPartitions } from "./reads.ts";
+import { type PartitionRate, rateFromLedger, readFleet, readPartitions, recentLedgers } from "./reads.ts";
 import { readSchedules, type ScheduleStatus } from "./schedules.ts";
 import { buildTimeline, type TimelineItem } from "./timeline.ts";
 
@@ -133,6 +141,8 @@ export interface StatusWorld {
   records: Map<string, ExportRecord>;
   partitions: Map<string, PartitionRecord[]>;
   rates: Map<string, PartitionRate>;
+  /** The newest ledger events of each LEASED partition (newest first), as read for the rates; by partKey. */
+  ledgers: Map<string, EventRecord[]>;
   poolRecords: PoolRecord[];
   nodeRecords: NodeRecord[];
   settings: Settings;
@@ -171,7 +181,9 @@ export async function readStatus(deps: OncallDeps, options: StatusOptions = {}):
     if (list) partitions.set(e.exportId, list);
   });
   const leased = [...partitions.values()].flat().filter((p) => p.state === "LEASED");
-  const rates = new Map((await leasedRates(deps.jobs, leased, now)).map((r) => [partKey(r.exportId, r.partition), r]));
+  const ledgerList = await recentLedgers(deps.jobs, leased);
+  const ledgers = new Map(leased.map((p, i) => [partKey(p.exportId, p.partition), ledgerList[i] ?? []]));
+  const rates = new Map(leased.map((p, i) => [partKey(p.exportId, p.partition), rateFromLedger(p, ledgerList[i] ?? [], now)]));
 
   const nodeStatus = nodes.map((n) => nodeView(n, leased, rates, now, settings)).sort(nodeOrder);
   const poolStatus = pools.map((p) => poolView(p, nodes, partitions, shown, now));
@@ -191,6 +203,7 @@ export async function readStatus(deps: OncallDeps, options: StatusOptions = {}):
     records: new Map(shown.map((e) => [e.exportId, e])),
     partitions,
     rates,
+    ledgers,
     poolRecords: pools,
     nodeRecords: nodes,
     settings,

@@ -1,7 +1,7 @@
-import { UserError } from "../../lib/errors.ts";
+import { ExitCode, UserError } from "../../lib/errors.ts";
 
 /** Exit code of an action refused because it is unsafe or the subject is in the wrong state: nothing was changed. */
-export const REFUSED = 5;
+export const REFUSED = ExitCode.refused;
 
 /** An operator action refused (unsafe, or the subject is in the wrong state); nothing was changed. */
 export class ActionRefused extends UserError {

@@ -96,6 +96,8 @@ async function readPoolWork(ctx: ReconcileContext, pool: string): Promise<PoolWo
     if (ctx.admitExport && !(await ctx.admitExport(e))) continue;
     let active = false;
     for (const state of ["PENDING", "LEASED"] as const) {
+      // A held export (spend-cap.ts) asks for no capacity; its LEASED partitions still count, so busy nodes finish.
+      if (state === "PENDING" && e.costHold) continue;
       let after: number | undefined;
       for (;;) {
         const page = await ctx.jobs.listPartitions(e.exportId, { state, limit: 500, after });

@@ -2,15 +2,17 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Connection } from "mysql2/promise";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import type { Clock } from "../../lib/clock.ts";
-import { describeError } from "../../lib/errors.ts";
+import { describeError, ExitCode, UserError } from "../../lib/errors.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
 import { LeaseKeeper } from "../../lib/leases/keeper.ts";
 import { openSource } from "../../lib/mysql/connect.ts";
 import { describeTable } from "../../lib/mysql/schema.ts";
 import type { LocalRunOptions } from "../local/local-run.ts";
+import { ago } from "../oncall/format.ts";
 import type { RunRecord, ScheduleStore } from "../store/schedule-store.ts";
 import { attemptRun, type TickContext } from "./run-attempt.ts";
-import { probeWatermark, runDirValue } from "./watermark.ts";
+import { nextRunDir } from "./run-dir.ts";
+import { probeWatermark } from "./watermark.ts";
 
 /**
  * One tick of an incremental schedule (`spotferry schedule run`): take the schedule's lease, then either carry on
@@ -42,9 +44,24 @@ export interface TickResult {
   action: TickAction;
   run: RunRecord | null;
   message: string;
+  /** busy: who holds the schedule's lock and when it runs out (ms, by the holder's clock; null if just released). */
+  holder?: { owner: string | null; until: number | null };
+  /** failed: the exit code `schedule run --once` ends with (see tickExitCode). */
+  exitCode?: number;
 }
 
 const DEFAULT_LEASE_MS = 10 * 60_000;
+
+/**
+ * The exit code of a `--once` tick: 0 when it did its part (including nothing to do); 4 when the lock is busy or the
+ * run failed (its checks or its partitions); a failure before any run, e.g. the source unreachable, exits with its
+ * own code (3 for a service that cannot be reached, 1 for the unexpected).
+ */
+export function tickExitCode(r: TickResult): number {
+  if (r.action === "busy") return ExitCode.checkFailed;
+  if (r.action === "failed") return r.exitCode ?? ExitCode.checkFailed;
+  return ExitCode.ok;
+}
 
 export async function tick(deps: SchedulerDeps, spec: ExportSpec): Promise<TickResult> {
   const { schedules, owner } = deps;
@@ -52,30 +69,66 @@ export async function tick(deps: SchedulerDeps, spec: ExportSpec): Promise<TickR
   if (!spec.incremental) throw new Error(`export ${name} has no incremental block; schedules need one`);
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   await schedules.ensureSchedule(name);
-  if (!(await schedules.acquireLease(name, owner, leaseMs))) {
-    const s = await schedules.getSchedule(name);
-    return { action: "busy", run: null, message: `schedule ${name} is being ticked by ${s?.leaseOwner ?? "someone else"}` };
-  }
-  // Keep the lease while a long local run goes on (never while the process is gone: it then expires). Every write of
-  // the tick is conditioned on holding it, so a lost lease fails the tick's next write instead of racing a successor.
-  const keeper = new LeaseKeeper({
-    what: `the lease of schedule ${name}`,
-    clock: deps.clock,
-    leaseMs,
-    skewMs: Math.floor(leaseMs / 10),
-    renew: () => schedules.acquireLease(name, owner, leaseMs),
-    onLost: (reason) => deps.log?.(`${reason.message}; this tick's next write will be refused`),
-    onError: (err) => deps.log?.(`renewing the lease of schedule ${name} failed (will retry): ${describeError(err)}`),
-  }).start();
+  if (!(await acquire(deps, name, leaseMs))) return busy(deps, name);
+  // From here on every path, failures included, ends in the finally: renewals stopped, connection closed, lock
+  // released, so the next tick (ours or cron's) finds the schedule free instead of busy until the lease runs out.
+  let keeper: LeaseKeeper | null = null;
   let conn: Connection | null = null;
   try {
+    // Keep the lease while a long local run goes on (never while the process is gone: it then expires). Every write of
+    // the tick is conditioned on holding it, so a lost lease fails the tick's next write instead of racing a successor.
+    keeper = new LeaseKeeper({
+      what: `the lease of schedule ${name}`,
+      clock: deps.clock,
+      leaseMs,
+      skewMs: Math.floor(leaseMs / 10),
+      renew: () => schedules.acquireLease(name, owner, leaseMs),
+      onLost: (reason) => deps.log?.(`${reason.message}; this tick's next write will be refused`),
+      onError: (err) => deps.log?.(`renewing the lease of schedule ${name} failed (will retry): ${describeError(err)}`),
+    }).start();
     conn = await openSource(spec.source, deps.env);
     return await tickHeld(deps, spec, conn);
+  } catch (err) {
+    const message = describeError(err).slice(0, 2000);
+    deps.log?.(`schedule ${name}: tick failed: ${message}`);
+    return { action: "failed", run: null, message, exitCode: err instanceof UserError ? err.exitCode : ExitCode.failure };
   } finally {
-    await keeper.stop();
+    await keeper?.stop();
     await conn?.end().catch(() => {});
-    await schedules.releaseLease(name, owner).catch(() => {});
+    await release(deps, name);
   }
+}
+
+/** Takes the lock; when the store fails to answer, the write may still have landed, so it is released before the throw. */
+async function acquire(deps: SchedulerDeps, name: string, leaseMs: number): Promise<boolean> {
+  try {
+    return await deps.schedules.acquireLease(name, deps.owner, leaseMs);
+  } catch (err) {
+    await deps.schedules.releaseLease(name, deps.owner).catch(() => {});
+    throw err;
+  }
+}
+
+async function release(deps: SchedulerDeps, name: string): Promise<void> {
+  try {
+    await deps.schedules.releaseLease(name, deps.owner);
+  } catch (err) {
+    // Not fatal: the lease runs out by itself, and this owner's next tick takes it back at once.
+    deps.log?.(`releasing the lease of schedule ${name} failed; it stays ours until it runs out: ${describeError(err)}`);
+  }
+}
+
+/** Someone else holds the lock: who, and when it runs out (relative on our clock, and in UTC). */
+async function busy(deps: SchedulerDeps, name: string): Promise<TickResult> {
+  const s = await deps.schedules.getSchedule(name);
+  const holder = { owner: s?.leaseOwner ?? null, until: s?.leaseUntil ?? null };
+  let until = "its lock was released a moment ago; tick again";
+  if (holder.until !== null) {
+    const at = new Date(holder.until).toISOString();
+    // ago() reads "in 9m58s" for a future instant and "3s ago" for a past one (a lock that ran out as we looked).
+    until = `its lock ${holder.until >= deps.clock.now() ? "expires" : "expired"} ${ago(at, deps.clock.now())} (${at})`;
+  }
+  return { action: "busy", run: null, holder, message: `schedule ${name} is being ticked by ${holder.owner ?? "someone else"}; ${until}` };
 }
 
 async function tickHeld(deps: SchedulerDeps, spec: ExportSpec, conn: Connection): Promise<TickResult> {
@@ -98,8 +151,8 @@ async function tickHeld(deps: SchedulerDeps, spec: ExportSpec, conn: Connection)
     // id mode: transactions that took ids below hi may not have committed yet; waiting safetyLag lets them land.
     if (inc.mode === "id" && inc.safetyLag) await deps.clock.sleep(inc.safetyLag * 1000);
     const previous = sched.lastSeq > 0 ? await schedules.getRun(name, sched.lastSeq) : null;
-    let runAt = runDirValue(deps.clock.now());
-    if (previous?.runAt === runAt) runAt = new Date(deps.clock.now()).toISOString().slice(0, 19).replaceAll(":", "-");
+    // Later than the previous run's name even within the same second, so run directories list in run order.
+    const runAt = nextRunDir(deps.clock.now(), previous?.runAt ?? null);
     run = await schedules.startRun(name, owner, {
       seq: sched.lastSeq + 1,
       lo,

@@ -80,6 +80,3 @@ export function runSpecOf(spec: ExportSpec, lo: string | null, hi: string, colum
     source: { ...spec.source, columns, filter: [...(spec.source.filter ?? []), ...rangeFilter(inc, lo, hi)] },
   };
 }
-
-/** "2026-11-21T10-05": a run's directory value (minutes; colons are awkward in S3 keys and Hive paths). */
-export const runDirValue = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace(":", "-");

@@ -147,7 +147,7 @@ export interface NewRun {
   lo: string | null;
   /** Inclusive upper bound: the new watermark taken at run start. */
   hi: string;
-  /** Hive-style directory value, e.g. "2026-11-21T10-05" (the run writes under <prefix><name>/run=<runAt>/). */
+  /** Hive-style directory value, e.g. "2026-11-21T10-05-07" (controller/schedule/run-dir.ts; runs before issue 17: "2026-11-21T10-05"). */
   runAt: string;
   /** Rows in (lo, hi] counted at start (cheap COUNT before any fleet capacity is asked for). */
   sourceRows: number;

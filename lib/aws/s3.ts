@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { S3Client } from "@aws-sdk/client-s3";
-import { checksumMode, credentials, type Env, endpointFor, region } from "./env.ts";
+import { checksumMode, credentials, type Env, endpointFor, profile, region } from "./env.ts";
 
 export function s3Client(env: Env = process.env): S3Client {
   const endpoint = endpointFor(env, "S3");
   const client = new S3Client({
     region: region(env),
+    profile: profile(env),
     endpoint,
     credentials: credentials(env),
     // Virtual-host addressing needs DNS for bucket names; custom endpoints are addressed by path.

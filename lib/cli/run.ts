@@ -1,9 +1,10 @@
 import { ConfigError } from "../../config/config-error.ts";
-import { describeError, ExitCode, UserError } from "../errors.ts";
+import { describeError, ExitCode, UserError, unavailableReason } from "../errors.ts";
 
 /**
  * Runs a command body (which may return an exit code) and turns failures into one clear message and an exit code: 2 for bad input (config, usage),
- * the UserError's own code for known conditions, 1 otherwise. Stacks are printed only with SPOTFERRY_DEBUG=1.
+ * the UserError's own code for known conditions, 3 for missing AWS credentials or an unreachable service (lib/errors.ts
+ * unavailableReason), 1 otherwise. Stacks are printed only with SPOTFERRY_DEBUG=1.
  */
 export async function runCommand(body: () => Promise<unknown>): Promise<never> {
   let code: number;
@@ -17,6 +18,9 @@ export async function runCommand(body: () => Promise<unknown>): Promise<never> {
     } else if (err instanceof UserError) {
       process.stderr.write(`error: ${describeError(err)}\n`);
       code = err.exitCode;
+    } else if (unavailableReason(err)) {
+      process.stderr.write(`error: ${describeError(err)}\n  ${unavailableReason(err)}\n`);
+      code = ExitCode.unavailable;
     } else {
       process.stderr.write(`error: ${describeError(err)}\n`);
       if (process.env.SPOTFERRY_DEBUG === "1" && err instanceof Error) process.stderr.write(`${err.stack}\n`);
@@ -28,7 +32,7 @@ export async function runCommand(body: () => Promise<unknown>): Promise<never> {
   process.exit(code);
 }
 
-/** Prints rows as JSON when asked; BigInt values (exact keys) become strings. */
+/** Prints rows as JSON when asked; BigInt values (exact keys) become strings. The text of `-o json` (lib/cli/output.ts). */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`);
 }

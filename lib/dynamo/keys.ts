@@ -9,6 +9,11 @@ import type { EventKind } from "../../config/records.ts";
 export type Item = Record<string, unknown>;
 
 export const GSI1 = "gsi1";
+/**
+ * The table's TTL attribute (epoch seconds): JobStore.expireExport writes it on a finished export's items when the
+ * operator set a retention (ControllerSettings.stateRetentionDays). DynamoDB deletes expired items within days.
+ */
+export const TTL_ATTRIBUTE = "expiresAt";
 export const EXPORTS_KEY = "EXPORTS";
 /** Largest partition number the zero-padded sort key keeps in order. */
 export const MAX_PARTITION = 999_999;

@@ -2,13 +2,15 @@ import {
   CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
   type TableDescription,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { systemClock } from "../clock.ts";
-import { GSI1 } from "./keys.ts";
+import { GSI1, TTL_ATTRIBUTE } from "./keys.ts";
 import { checkLayout } from "./layout.ts";
 
 /**
@@ -45,6 +47,10 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
       }),
     );
     await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: tableName });
+    // Only items that carry the attribute ever expire, so enabling it changes nothing until a retention is set.
+    await client.send(
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
+    );
   } catch (cause) {
     throw new Error(`creating state table ${tableName}`, { cause });
   }
@@ -65,6 +71,17 @@ export async function ensureStateTable(client: DynamoDBClient, tableName: string
   }
   await checkLayout({ client, tableName, clock: systemClock, migrate: true });
   return false;
+}
+
+/** The table's TTL status and attribute (DescribeTimeToLive): "ENABLED" once createStateTable made it. */
+export async function stateTableTtl(client: DynamoDBClient, tableName: string): Promise<{ status: string; attribute: string | null }> {
+  try {
+    const out = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    const d = out.TimeToLiveDescription;
+    return { status: d?.TimeToLiveStatus ?? "DISABLED", attribute: d?.AttributeName ?? null };
+  } catch (cause) {
+    throw new Error(`reading the TTL of state table ${tableName}`, { cause });
+  }
 }
 
 export async function deleteStateTable(client: DynamoDBClient, tableName: string): Promise<void> {

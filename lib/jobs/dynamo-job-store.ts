@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { ExportState, PartitionState, SourceKey } from "../../config/records.ts";
+import type { CostHold, ExportState, PartitionState, SourceKey } from "../../config/records.ts";
 import type { Clock } from "../clock.ts";
 import { dynamoContext, emptyStats, type StoreContext, type StoreStats } from "../dynamo/access.ts";
 import { createExport, setExportState } from "./dynamo-create.ts";
@@ -7,6 +7,7 @@ import * as leases from "./dynamo-leases.ts";
 import { cancelExport, retryPartition, revoke } from "./dynamo-operator.ts";
 import { checkpoint, split } from "./dynamo-progress.ts";
 import * as reads from "./dynamo-reads.ts";
+import * as retention from "./dynamo-retention.ts";
 import type {
   ClaimRequest,
   ExportStateChange,
@@ -121,6 +122,12 @@ export class DynamoJobStore implements JobStore {
   }
   listEvents(exportId: string, partition: number, options?: { limit?: number; newestFirst?: boolean; cursor?: string }) {
     return reads.listEvents(this.ctx, exportId, partition, options);
+  }
+  setCostHold(exportId: string, hold: CostHold | null) {
+    return retention.setCostHold(this.ctx, exportId, hold);
+  }
+  expireExport(exportId: string, expiresAt: number) {
+    return retention.expireExport(this.ctx, exportId, expiresAt);
   }
   progress(exportId: string) {
     return reads.progress(this.ctx, exportId);

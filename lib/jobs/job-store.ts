@@ -1,6 +1,7 @@
 import type { ExportSpec } from "../../config/export-spec.ts";
 import type {
   ChunkRecord,
+  CostHold,
   EventKind,
   EventRecord,
   ExportRecord,
@@ -155,6 +156,21 @@ export interface JobStore {
   ): Promise<{ items: EventRecord[]; cursor: string | null }>;
   /** Counts, rows and bytes by partition state, summed from the partitions. */
   progress(exportId: string): Promise<ExportProgress>;
+
+  /**
+   * The controller's spend cap: sets (or, with null, clears) `costHold` on the export record, with the figures that
+   * tripped it. Conditional on the export being RUNNING (ExportStateError; NotFoundError when missing). Idempotent.
+   * It touches no partition: the controller stops launching for a held export, agents already running go on.
+   */
+  setCostHold(exportId: string, hold: CostHold | null): Promise<ExportRecord>;
+
+  /**
+   * Retention: writes the table's TTL attribute (`expiresAt`, epoch seconds; lib/dynamo/table.ts) on every item of a
+   * finished export (SUCCEEDED, FAILED or CANCELLED; ExportStateError otherwise, NotFoundError when missing): its
+   * record, partitions, chunks and ledger events, the record last, so `record.expiresAt` set means every item has
+   * it. Idempotent (a repeat writes the new value). Returns the items written.
+   */
+  expireExport(exportId: string, expiresAt: number): Promise<{ items: number }>;
 }
 
 /** What a holder knows about its partition; returned by claim and by every successful fenced write. */

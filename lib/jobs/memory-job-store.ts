@@ -1,4 +1,4 @@
-import type { ExportState, PartitionState, SourceKey } from "../../config/records.ts";
+import type { CostHold, ExportState, PartitionState, SourceKey } from "../../config/records.ts";
 import type { Clock } from "../clock.ts";
 import type {
   ClaimRequest,
@@ -19,6 +19,7 @@ import * as leases from "./memory-leases.ts";
 import { cancelExport, retryPartition, revoke } from "./memory-operator.ts";
 import { checkpoint, split } from "./memory-progress.ts";
 import * as reads from "./memory-reads.ts";
+import * as retention from "./memory-retention.ts";
 import { type MemoryContext, MemoryJobTable } from "./memory-table.ts";
 import { DEFAULT_QUEUE_SHARDS } from "./semantics.ts";
 
@@ -113,6 +114,12 @@ export class MemoryJobStore implements JobStore {
   }
   listEvents(exportId: string, partition: number, options?: { limit?: number; newestFirst?: boolean; cursor?: string }) {
     return reads.listEvents(this.ctx, exportId, partition, options);
+  }
+  setCostHold(exportId: string, hold: CostHold | null) {
+    return retention.setCostHold(this.ctx, exportId, hold);
+  }
+  expireExport(exportId: string, expiresAt: number) {
+    return retention.expireExport(this.ctx, exportId, expiresAt);
   }
   progress(exportId: string) {
     return reads.progress(this.ctx, exportId);

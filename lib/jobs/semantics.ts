@@ -1,4 +1,4 @@
-import type { PartitionRecord, SourceKey } from "../../config/records.ts";
+import type { ExportState, PartitionRecord, SourceKey } from "../../config/records.ts";
 import type { FailureInput, Lease, NewChunk, RetryPolicy } from "./job-store.ts";
 
 /**
@@ -6,6 +6,9 @@ import type { FailureInput, Lease, NewChunk, RetryPolicy } from "./job-store.ts"
  * where the contract only fixes a shape: ledger detail texts (on-call views and the rehearsal parse some of them),
  * retry backoff, error truncation, how a split shares the estimate, the default queue sharding.
  */
+
+/** States an export never leaves: the ones retention (JobStore.expireExport) applies to. */
+export const FINISHED_STATES: readonly ExportState[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
 
 /** Queue shards when a store is not told otherwise. */
 export const DEFAULT_QUEUE_SHARDS = 8;

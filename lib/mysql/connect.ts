@@ -53,7 +53,13 @@ export async function openSource(source: ExportSpec["source"], env: Env = proces
   } catch (cause) {
     throw new UserError(`connecting to the source ${login.user}@${login.host}:${login.port}`, { cause, exitCode: ExitCode.unavailable });
   }
-  await conn.query("SET time_zone = '+00:00'");
+  try {
+    await conn.query("SET time_zone = '+00:00'");
+  } catch (err) {
+    // The session is of no use without UTC timestamps; it must not stay open behind the error.
+    conn.destroy();
+    throw err;
+  }
   return conn;
 }
 

@@ -28,16 +28,22 @@ export interface SinkOptions {
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
-export function startChunkUpload(s3: S3Client, key: string, body: Readable, contentType: string, opts: SinkOptions): ChunkUpload {
+/** A pass-through that counts and hashes what flows through it; `digest()` once it has ended. */
+export function hashingStream(): { stream: Transform; digest(): { bytes: number; sha256: string } } {
   const hash = createHash("sha256");
   let bytes = 0;
-  const hashing = new Transform({
+  const stream = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
       cb(null, chunk);
     },
   });
+  return { stream, digest: () => ({ bytes, sha256: hash.digest("hex") }) };
+}
+
+export function startChunkUpload(s3: S3Client, key: string, body: Readable, contentType: string, opts: SinkOptions): ChunkUpload {
+  const { stream: hashing, digest } = hashingStream();
   body.on("error", (err) => hashing.destroy(err));
   body.pipe(hashing);
   const upload = new Upload({
@@ -47,7 +53,7 @@ export function startChunkUpload(s3: S3Client, key: string, body: Readable, cont
     queueSize: opts.queueSize ?? 2,
     leavePartsOnError: false,
   });
-  const finished = upload.done().then(() => ({ bytes, sha256: hash.digest("hex") }));
+  const finished = upload.done().then(digest);
   // done() is awaited by the caller; keep an early rejection from surfacing as unhandled meanwhile.
   finished.catch(() => {});
   return {

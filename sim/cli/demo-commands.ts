@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { Command } from "commander";
 import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
@@ -6,7 +6,7 @@ import { progressLine } from "../rehearsal/progress.ts";
 import { type RehearsalOptions, runRehearsal } from "../rehearsal/rehearsal.ts";
 import { formatReport } from "../rehearsal/report.ts";
 import { startSim } from "../server.ts";
-import { stackHome, stackUp } from "../stack/stack.ts";
+import { envFile, stackHome, stackUp } from "../stack/stack.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -76,8 +76,11 @@ async function demo(flags: DemoFlags): Promise<number> {
     const report = await runRehearsal({ ...rehearsalOptions({ flags, stamp, sim, cap }), ...progressOutput(tty) });
     if (tty) process.stderr.write("\n");
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    // The hint runs as printed in a new shell: the CLI reads endpoints and keys only from the environment, and
+    // guessing the local stack's when none are set could point an operator's real-account command at it.
     log(
-      `inspect it: npx spotferry export show ${report.exportId} --state-table spotferry-demo-${stamp}  (stack stays up: npx spotferry local down)`,
+      `inspect it: source ${relative(process.cwd(), envFile(home)) || envFile(home)} && npx spotferry export show ${report.exportId} ` +
+        `--state-table spotferry-demo-${stamp}  (the stack stays up; npx spotferry local down stops it)`,
     );
     return report.ok ? ExitCode.ok : ExitCode.checkFailed;
   } finally {

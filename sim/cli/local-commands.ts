@@ -1,6 +1,6 @@
-import Table from "cli-table3";
 import type { Command } from "commander";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import { addOutputOptions, type Column, emitData, type OutputFlags, renderColumns } from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { ExitCode } from "../../lib/errors.ts";
 import { envFile, stackDown, stackHome, stackStatus, stackUp } from "../stack/stack.ts";
 
@@ -34,27 +34,21 @@ export function registerLocalCommands(program: Command): void {
       }),
     );
 
-  local
-    .command("status")
-    .description("each service, its port and whether it answers real client calls; exit 4 when one is not healthy")
-    .option("--json", "machine-readable output")
-    .action((opts: { json?: boolean }) =>
-      runCommand(async () => {
-        const statuses = await stackStatus(stackHome());
-        if (opts.json) printJson(statuses);
-        else {
-          const table = new Table({ head: ["service", "port", "pids", "state"] });
-          for (const s of statuses) {
-            table.push([
-              s.name,
-              s.port ?? "-",
-              s.pids.join(" ") || "-",
-              s.healthy ? "healthy" : s.running ? `unhealthy: ${s.error ?? "?"}` : "stopped",
-            ]);
-          }
-          process.stdout.write(`${table.toString()}\n`);
-        }
-        return statuses.every((s) => s.healthy) ? ExitCode.ok : ExitCode.checkFailed;
-      }),
-    );
+  addOutputOptions(
+    local.command("status").description("each service, its port and whether it answers real client calls; exit 4 when one is not healthy"),
+  ).action((opts: OutputFlags) =>
+    runCommand(async () => {
+      const statuses = await stackStatus(stackHome());
+      if (!(await emitData(opts, statuses))) {
+        const columns: Column<(typeof statuses)[number]>[] = [
+          { header: "service", value: (s) => s.name },
+          { header: "port", value: (s) => (s.port === undefined || s.port === null ? "-" : String(s.port)) },
+          { header: "pids", value: (s) => s.pids.join(",") || "-" },
+          { header: "state", value: (s) => (s.healthy ? "healthy" : s.running ? `unhealthy: ${s.error ?? "?"}` : "stopped") },
+        ];
+        process.stdout.write(renderColumns(columns, statuses));
+      }
+      return statuses.every((s) => s.healthy) ? ExitCode.ok : ExitCode.checkFailed;
+    }),
+  );
 }

@@ -7,6 +7,7 @@ import type { AgentBundle } from "../../bootstrap/index.ts";
 import type { ExportSpec } from "../../config/export-spec.ts";
 import { Ec2Provider } from "../../controller/cloud/ec2-provider.ts";
 import { bootstrapTemplateSource } from "../../controller/cloud/node-templates.ts";
+import { describeEstimate, type ExportEstimate } from "../../controller/estimate/index.ts";
 import { readManifest } from "../../controller/finalize/finalize.ts";
 import { exportCost } from "../../controller/oncall/cost.ts";
 import { MysqlSplitFinder } from "../../controller/planner/split-points.ts";
@@ -21,6 +22,7 @@ import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { openSource } from "../../lib/mysql/connect.ts";
 import { INSTANCE_TYPES } from "../catalogue.ts";
 import { type ControllerDeps, type ControllerReplica, type FinalizeLog, startReplica } from "./controllers.ts";
+import { compareEstimate, rehearsalEstimate } from "./estimate-check.ts";
 import { injectDue, planFaults, simPost } from "./faults.ts";
 import { type ExportGate, holdExport } from "./gate.ts";
 import { checkPolicies, inspectNodeEnvironments, type NodeEnvCheck } from "./iam-check.ts";
@@ -132,6 +134,7 @@ interface Live extends Staged {
   hazard: { ratePerHour: number; seed: number } | null;
   /** Nodes hit by an injected fault: never picked again, and not asked about by the on-call check. */
   faulted: Set<string>;
+  estimate: ExportEstimate;
 }
 
 /** What the run leaves for the report. */
@@ -225,6 +228,10 @@ async function startController(s: Staged): Promise<Live> {
   const templates = bootstrapTemplateSource({ s3, clock, settings, region: region(env), bundle: opts.bundle, log });
   const finalized: FinalizeLog = new Map();
   const replicaDeps: ControllerDeps = { clock, cloud, fleet, jobs, s3, cloudwatch, settings, templates, splitter, env, log };
+  // What `export plan` would print, made before any node is launched (the report sets it beside the actual).
+  const plannedFaults = (opts.chaos?.interruptAt?.length ?? 0) + (opts.chaos?.killAt?.length ?? 0);
+  const estimate = await rehearsalEstimate({ jobs, fleet, cloud, clock, env }, { spec: s.spec, record: s.plan.record, plannedFaults });
+  log(describeEstimate(estimate).join("\n"));
   const exportStart = clock.now();
   s.replicas.push(startReplica(replicaDeps, `${hostname()}:rehearsal:1`, finalized));
 
@@ -233,7 +240,7 @@ async function startController(s: Staged): Promise<Live> {
     await simPost(opts.sim.url, "/hazard", { pool: names.pool, ratePerHour: hazard.ratePerHour, seed: hazard.seed });
     log(`sim hazard on pool ${names.pool}: ${hazard.ratePerHour} interruptions per node per sim hour, seed ${hazard.seed}`);
   }
-  return Object.assign(s, { cloud, replicaDeps, finalized, exportStart, hazard, faulted: new Set<string>() });
+  return Object.assign(s, { cloud, replicaDeps, finalized, exportStart, hazard, faulted: new Set<string>(), estimate });
 }
 
 /** The run: watch progress until the export succeeds, asking the on-call questions and injecting faults on the way. */
@@ -365,6 +372,7 @@ async function wrapUp(live: Live, run: RunOutcome): Promise<RehearsalReport> {
     oncall: run.oncall,
     iam,
     nodeEnv: run.nodeEnv,
+    estimate: compareEstimate(live.estimate, { durationSeconds: run.exportMs / 1000, nodeHours: cost.nodeHours, costUsd: cost.costSoFar }),
   });
 }
 

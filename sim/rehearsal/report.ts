@@ -2,6 +2,7 @@ import type { NodeRecord, PoolRecord } from "../../config/records.ts";
 import type { FinalizeResult } from "../../controller/finalize/finalize.ts";
 import { type ExportCostEstimate, formatUsd } from "../../controller/oncall/cost.ts";
 import type { VerifyReport } from "../../controller/verify/verify.ts";
+import { type EstimateComparison, estimateLines } from "./estimate-check.ts";
 import { type NodeEnvCheck, type PolicyChecks, policiesHold, policyLines } from "./iam-check.ts";
 import { type Fault, type LedgerFigures, type Move, spread } from "./ledger.ts";
 import type { OncallCheck } from "./oncall-check.ts";
@@ -61,6 +62,8 @@ export interface RehearsalReport {
   iam: PolicyChecks;
   /** What the live nodes' processes had in their environment: no credentials, no secrets. */
   nodeEnv: NodeEnvCheck;
+  /** The plan-time estimate next to the actual figures (estimate-check.ts); absent when none was made. */
+  estimate?: EstimateComparison;
 }
 
 export interface ReportInput {
@@ -84,6 +87,7 @@ export interface ReportInput {
   oncall: OncallCheck[];
   iam: PolicyChecks;
   nodeEnv: NodeEnvCheck;
+  estimate?: EstimateComparison;
 }
 
 const moved = (m: Move) => m.to !== null && m.to !== m.from;
@@ -178,6 +182,7 @@ export function buildReport(i: ReportInput): RehearsalReport {
     oncall: i.oncall,
     iam: i.iam,
     nodeEnv: i.nodeEnv,
+    ...(i.estimate ? { estimate: i.estimate } : {}),
   };
 }
 
@@ -203,6 +208,7 @@ export function formatReport(r: RehearsalReport): string {
       (r.rework.chunksPerInterruption === null ? "" : ` = ${r.rework.chunksPerInterruption.toFixed(2)} chunks per interruption`) +
       `; ${r.rework.splitRereadsAtMost} splits (<= 1 chunk re-read each)`,
     `  cost            ${formatUsd(r.cost.usd)} for ${r.cost.nodeHours.toFixed(3)} node-hours on ${r.cost.nodes} spot nodes (sim prices)`,
+    ...(r.estimate ? estimateLines(r.estimate) : []),
     `  verify          ${r.verify.partitions} partitions, ${n(r.verify.rows)} rows: ${r.verify.missing} missing, ${r.verify.duplicated} duplicated, ${r.verify.mismatched} partitions with problems`,
   ];
   lines.push(...policyLines(r.iam));

@@ -18,6 +18,7 @@ import {
 import { attemptCases } from "./job-store-attempts.contract.ts";
 import { type CrashedCreate, crashCases } from "./job-store-crash.contract.ts";
 import { operatorCases } from "./job-store-operator.contract.ts";
+import { retentionCases } from "./job-store-retention.contract.ts";
 import { revokeCases } from "./job-store-revoke.contract.ts";
 
 export type { CrashedCreate };
@@ -94,6 +95,7 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreHarn
     revokeCases(() => ({ store, clock }));
     crashCases(() => ({ store, clock, harness: h }));
     attemptCases(() => ({ store, clock }));
+    retentionCases(() => ({ store, clock }));
 
     test("creating an export is idempotent and re-planning duplicates nothing", async () => {
       const p = plan(12);

@@ -45,7 +45,9 @@ describe("config validation", () => {
     assert.deepEqual(pool.instanceTypes[3], { type: "m6i.xlarge", weight: 2 });
     await loadConfigFile(join(examples, "controller.yaml"));
     await loadConfigFile(join(examples, "agent.yaml"));
-    const inc = await loadConfigFile(join(examples, "call-log-incremental.yaml"), "Export");
+    const local = { SPOTFERRY_MYSQL_HOST: "127.0.0.1", SPOTFERRY_MYSQL_PORT: "35137", SPOTFERRY_MYSQL_USER: "spotferry" };
+    const inc = await loadConfigFile(join(examples, "call-log-incremental.yaml"), "Export", { env: local });
+    assert.deepEqual([inc.source.host, inc.source.port, inc.source.user], ["127.0.0.1", 35137, "spotferry"]);
     assert.deepEqual([inc.incremental?.mode, inc.incremental?.every, inc.incremental?.safetyLag], ["updated-at", 300, 30]);
   });
 

@@ -21,10 +21,12 @@ const RECONCILERS = [
   "draining",
   "rotation",
   "splitting",
+  "spend-cap",
   "provisioning",
   "scale-down",
   "finalizing",
   "garbage-collection",
+  "retention",
   "metrics",
 ];
 

@@ -54,6 +54,13 @@ test("rehearsal: interruptions, a kill, a rotation and a controller crash lose a
   assert.equal(report.verify.duplicated, 0, "no row duplicated");
   assert.equal(report.verify.mismatched, 0, "every partition matches its source range");
   assert.equal(report.rows, 150_000);
+  // The plan-time estimate (controller/estimate/, as `export plan` prints it) against what the run measured.
+  const est = report.estimate;
+  assert.ok(est, "the report carries the plan-time estimate");
+  // The report says whether they agree within 2x (0.63x measured on a moderately loaded 2-core box); the run's own
+  // time moves with the machine's load (0.33x at load 17), so the test only fails on an estimate off by more than 4x.
+  const ratios = [est.ratio.durationSeconds, est.ratio.nodeHours, est.ratio.costUsd];
+  for (const r of ratios) assert.ok(r !== null && r >= 0.25 && r <= 4, `estimate within 4x of the actual: ${JSON.stringify(est)}`);
   assert.ok(report.ok);
   // Strict as EC2: nodes held no host secret, and each role's printed policy allowed exactly what it used.
   assert.ok(report.nodeEnv.inspected >= 1, "a live node's environment was read");

@@ -73,7 +73,7 @@ test("three incremental runs capture every insert and update exactly once; dedup
   const latest = new Map<string, { seq: number; row: Row }>();
   const versions = new Set<string>();
   for (const r of [...runs].reverse()) {
-    assert.match(r.manifestKey!, /^lake\/orders-inc\/run=2026-11-21T10-\d\d\/_manifest\.json$/);
+    assert.match(r.manifestKey!, /^lake\/orders-inc\/run=2026-11-21T10-\d\d-\d\d\/_manifest\.json$/);
     const m = await fx.manifestOf(r.manifestKey!);
     const section = m.run as {
       seq: number;

@@ -55,7 +55,7 @@ describe("quality and enrichment", { concurrency: false }, () => {
     const retried = await tick(fx.deps, lenient);
     assert.equal(retried.action, "committed", retried.message);
     assert.deepEqual([retried.run!.seq, retried.run!.attempt, retried.run!.lo, retried.run!.rows], [1, 2, null, 3000]);
-    assert.match(retried.run!.exportId!, /^quality\/run=2026-11-21T10-05-a2$/);
+    assert.match(retried.run!.exportId!, /^quality\/run=2026-11-21T10-05-00-a2$/);
     const m = await fx.manifestOf(retried.run!.manifestKey!);
     const run = m.run as { qualityPassed: boolean; flagged: string[] };
     assert.equal(run.qualityPassed, false);

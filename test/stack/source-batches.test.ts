@@ -22,7 +22,7 @@ before(async () => {
 });
 after(() => db?.drop());
 
-async function batchSizes(opts: { batchRows?: number; batchBytes?: number; wire?: boolean }): Promise<number[]> {
+async function openWide(): Promise<MysqlSource> {
   const spec = exportSpec.parse({
     kind: "Export",
     name: "batches",
@@ -31,7 +31,11 @@ async function batchSizes(opts: { batchRows?: number; batchBytes?: number; wire?
     destination: { bucket: "unused", prefix: "x/" },
   }).source;
   const keyColumns = [{ name: "id", type: "int" as const, sqlType: "int(11)" }];
-  const source = await MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
+  return MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
+}
+
+async function batchSizes(opts: { batchRows?: number; batchBytes?: number; wire?: boolean }): Promise<number[]> {
+  const source = await openWide();
   try {
     const range = { lo: null, hi: null, cursor: null, highWatermark: null };
     const reader = opts.wire ? source.readWire(range, opts) : source.read(range, opts);
@@ -77,15 +81,7 @@ test("wire batches (what Parquet reads) are cut at batchBytes of row bytes, and 
 test("narrow wire batches come in batchRows, each value where its offsets say", async () => {
   const sizes = await batchSizes({ batchRows: 8, batchBytes: 1024 * 1024 * 1024, wire: true });
   assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
-  const spec = exportSpec.parse({
-    kind: "Export",
-    name: "batches",
-    pool: "p",
-    source: stackSource(db.name, "wide"),
-    destination: { bucket: "unused", prefix: "x/" },
-  }).source;
-  const keyColumns = [{ name: "id", type: "int" as const, sqlType: "int(11)" }];
-  const source = await MysqlSource.open({ spec, keyColumns, columns: ["id", "payload"], filter: null, clock: systemClock });
+  const source = await openWide();
   try {
     const batch = await source.readWire({ lo: null, hi: ["4"], cursor: null, highWatermark: null }).next();
     assert.ok(batch instanceof RawRows);
