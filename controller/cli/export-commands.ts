@@ -2,8 +2,20 @@ import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
 import type { ExportRecord, PartitionRecord, PartitionState, SourceKey } from "../../config/records.ts";
 import { exportIdFlag, intFlag, stateTableFlag } from "../../lib/cli/flags.ts";
-import { addOutputOptions, type Column, emitData, formatNumber, isWide, type OutputFlags, renderColumns } from "../../lib/cli/output.ts";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import {
+  addOutputOptions,
+  type Column,
+  type DataFormat,
+  dataFormat,
+  emitData,
+  formatNumber,
+  isWide,
+  type OutputFlags,
+  outputFormat,
+  printData,
+  renderColumns,
+} from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { dynamoClient } from "../../lib/dynamo/client.ts";
 import { ExitCode, UserError } from "../../lib/errors.ts";
@@ -42,54 +54,55 @@ function ago(iso: string | null, now: number): string {
 export function registerExportCommands(program: Command): void {
   const exp = program.command("export");
 
-  exp
+  const planCmd = exp
     .command("plan")
     .description("plan an export from a spec: cut the table into partitions through its index and record them")
     .requiredOption("--config <file>", "export spec (YAML or JSON, kind: Export)")
     .option("--id <id>", "export id (default: the spec's name and a digest of the spec, so re-planning finds it)")
     .option("--state-table <name>", "DynamoDB state table (default: $SPOTFERRY_STATE_TABLE or spotferry)")
-    .option("--json", "print the export record and plan figures as JSON")
-    .option("--dry-run", "plan and estimate only: write nothing (no state table, no export)")
-    .action((opts: { config: string; id?: string; stateTable?: string; json?: boolean; dryRun?: boolean }) =>
-      runCommand(async () => {
-        // Input first (flags, the file, then the source's schema while planning): a refusal leaves no table or item.
-        const tableName = stateTableFlag(opts.stateTable);
-        const spec = await loadConfigFile(opts.config, "Export");
-        const exportId = opts.id === undefined ? exportIdFor(spec) : exportIdFlag("--id", opts.id);
-        const { client, store } = openStore(tableName);
-        try {
-          const tty = !opts.json && process.stderr.isTTY;
-          const prepared = await prepareExport({
-            client,
-            store,
-            tableName,
-            spec,
-            exportId,
-            onProgress: (b) => (tty ? process.stderr.write(`\r${b} boundaries found`) : undefined),
-          });
-          if (tty) process.stderr.write("\r\x1b[K");
-          // The estimate (controller/estimate/) reads only; printed under the plan, or as `estimate` in the JSON.
-          const shape = "existing" in prepared ? prepared.existing : prepared.plan;
-          const estimate = await planTimeEstimate({
-            client,
-            tableName,
-            jobs: store,
-            spec,
-            exportId,
-            keyIndex: shape.keyIndex,
-            keyColumns: shape.keyColumns,
-            rows: "existing" in prepared ? prepared.existing.estimatedRows : prepared.plan.rows,
-            partitions: "existing" in prepared ? prepared.existing.partitionCount : prepared.plan.partitions.length,
-          });
-          if (opts.dryRun) return dryRunReport(exportId, "existing" in prepared ? null : prepared.plan, estimate, opts.json);
-          if ("existing" in prepared) return report(prepared.existing, false, null, opts.json, false, estimate);
-          const result = await commitExport({ client, store, tableName, spec, plan: prepared.plan, exportId });
-          return report(result.export, result.created, prepared.plan, opts.json, result.planDiffers, estimate);
-        } finally {
-          client.destroy();
-        }
-      }),
-    );
+    .option("--dry-run", "plan and estimate only: write nothing (no state table, no export)");
+  addOutputOptions(planCmd).action((opts: OutputFlags & { config: string; id?: string; stateTable?: string; dryRun?: boolean }) =>
+    runCommand(async () => {
+      const format = dataFormat(outputFormat(opts));
+      // Input first (flags, the file, then the source's schema while planning): a refusal leaves no table or item.
+      const tableName = stateTableFlag(opts.stateTable);
+      const spec = await loadConfigFile(opts.config, "Export");
+      const exportId = opts.id === undefined ? exportIdFor(spec) : exportIdFlag("--id", opts.id);
+      const { client, store } = openStore(tableName);
+      try {
+        const tty = !format && process.stderr.isTTY;
+        const prepared = await prepareExport({
+          client,
+          store,
+          tableName,
+          spec,
+          exportId,
+          onProgress: (b) => (tty ? process.stderr.write(`\r${b} boundaries found`) : undefined),
+        });
+        if (tty) process.stderr.write("\r\x1b[K");
+        // The estimate (controller/estimate/) reads only; printed under the plan, or as `estimate` in the JSON.
+        const shape = "existing" in prepared ? prepared.existing : prepared.plan;
+        const estimate = await planTimeEstimate({
+          client,
+          tableName,
+          jobs: store,
+          spec,
+          exportId,
+          keyIndex: shape.keyIndex,
+          keyColumns: shape.keyColumns,
+          rows: "existing" in prepared ? prepared.existing.estimatedRows : prepared.plan.rows,
+          partitions: "existing" in prepared ? prepared.existing.partitionCount : prepared.plan.partitions.length,
+        });
+        if (opts.dryRun) return dryRunReport({ exportId, plan: "existing" in prepared ? null : prepared.plan, estimate, format });
+        if ("existing" in prepared) return report({ record: prepared.existing, created: false, plan: null, format, estimate });
+        const result = await commitExport({ client, store, tableName, spec, plan: prepared.plan, exportId });
+        const { export: record, created, planDiffers } = result;
+        return report({ record, created, plan: prepared.plan, format, planDiffers, estimate });
+      } finally {
+        client.destroy();
+      }
+    }),
+  );
 
   const show = exp
     .command("show")
@@ -138,27 +151,28 @@ async function allPartitions(store: DynamoJobStore, id: string, state?: Partitio
   }
 }
 
-function dryRunReport(exportId: string, plan: ExportPlan | null, estimate: ExportEstimate, json?: boolean): void {
+async function dryRunReport(o: { exportId: string; plan: ExportPlan | null; estimate: ExportEstimate; format: DataFormat | null }) {
+  const { exportId, plan, estimate } = o;
   const figures = plan && { rows: plan.rows, partitions: plan.partitions.length, step: plan.step, elapsedMs: plan.elapsedMs };
-  if (json) {
-    printJson({ exportId, dryRun: true, plan: figures, estimate });
-    return;
-  }
+  if (o.format) return printData({ exportId, dryRun: true, plan: figures, estimate }, o.format);
   const what = plan ? `would be created with ${n(plan.partitions.length)} partitions` : "already exists";
   process.stdout.write(`export ${exportId}: dry run, nothing written; ${what}\n${describeEstimate(estimate).join("\n")}\n`);
 }
 
-function report(
-  record: ExportRecord,
-  created: boolean,
-  plan: ExportPlan | null,
-  json?: boolean,
-  planDiffers = false,
-  estimate?: ExportEstimate,
-): void {
-  if (json) {
+interface PlanReport {
+  record: ExportRecord;
+  created: boolean;
+  plan: ExportPlan | null;
+  format: DataFormat | null;
+  planDiffers?: boolean;
+  estimate?: ExportEstimate;
+}
+
+async function report(o: PlanReport): Promise<void> {
+  const { record, created, plan, planDiffers = false, estimate } = o;
+  if (o.format) {
     const figures = plan && { rows: plan.rows, step: plan.step, dives: plan.dives, elapsedMs: plan.elapsedMs };
-    printJson({
+    const data = {
       exportId: record.exportId,
       created,
       planDiffers,
@@ -166,8 +180,8 @@ function report(
       plan: figures,
       export: record,
       estimate,
-    });
-    return;
+    };
+    return printData(data, o.format);
   }
   const out = process.stdout;
   if (created) out.write(`export ${record.exportId}: created with ${n(record.partitionCount)} partitions\n`);

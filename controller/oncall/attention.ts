@@ -1,4 +1,5 @@
 import type { PartitionRecord } from "../../config/records.ts";
+import { formatUsd } from "./cost.ts";
 import { ago, duration } from "./format.ts";
 import type { ScheduleStatus } from "./schedules.ts";
 import type { ExportStatus, PoolStatus, StatusSnapshot, StatusWorld } from "./status.ts";
@@ -12,6 +13,7 @@ export interface Attention {
   kind:
     | "no-controller"
     | "export-failed"
+    | "cost-hold"
     | "schedule-drift"
     | "schedule-failed"
     | "no-nodes"
@@ -32,6 +34,7 @@ export interface Attention {
 const ORDER: Attention["kind"][] = [
   "no-controller",
   "export-failed",
+  "cost-hold",
   "schedule-drift",
   "schedule-failed",
   "no-nodes",
@@ -48,6 +51,7 @@ export function findAttention(w: StatusWorld, now: number): Attention[] {
   const out: Attention[] = [
     ...controllerAttention(snap.leader, active, now),
     ...failedExports(snap.exports),
+    ...heldExports(active),
     ...scheduleAttention(snap.schedules),
     ...poolAttention(snap.pools, active),
     ...snap.exports.flatMap((e) => exportAttention(w, e, now)),
@@ -86,6 +90,24 @@ function failedExports(exports: ExportStatus[]): Attention[] {
       message: `export ${e.exportId} FAILED: ${e.error ?? "no error recorded"}`,
       hint: `spotferry why ${e.exportId}`,
     }));
+}
+
+// The spend cap stopped launching for an export: running chunks commit, nothing new starts until someone decides.
+function heldExports(active: ExportStatus[]): Attention[] {
+  return active.flatMap((e): Attention[] => {
+    const h = e.costHold;
+    if (!h) return [];
+    const usd = formatUsd;
+    return [
+      {
+        level: "critical",
+        kind: "cost-hold",
+        exportId: e.exportId,
+        message: `export ${e.exportId} is held by its spend cap: projected ${usd(h.projectedUsd)} passes maxCost ${usd(h.capUsd)} (spent ${usd(h.spentUsd)}); no node is launched for it`,
+        hint: `spotferry export show ${e.exportId}  (then cancel it, or plan it again with a higher maxCost)`,
+      },
+    ];
+  });
 }
 
 // A schedule whose run in flight failed: its watermark stands still until the run is retried (every tick retries

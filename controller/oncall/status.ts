@@ -75,6 +75,8 @@ export interface ExportStatus {
   /** Newest committed chunk or completed partition; null when nothing was ever committed. */
   lastProgressAt: string | null;
   error: string | null;
+  /** Set while the spend cap holds the export for a human (controller/reconcilers/spend-cap.ts); absent otherwise. */
+  costHold?: { spentUsd: number; projectedUsd: number; capUsd: number; at: string };
   /** Fraction done of each partition, by partition number (for histograms and charts). */
   fractions: number[];
   /** Completion times and rows of DONE partitions, oldest first (for the progress chart). */
@@ -289,7 +291,10 @@ function poolView(
 }
 
 /** The fields of an ExportStatus known from the record alone. */
-type ExportHeader = Pick<ExportStatus, "exportId" | "state" | "pool" | "source" | "createdAt" | "partitionCount" | "costUsd" | "error">;
+type ExportHeader = Pick<
+  ExportStatus,
+  "exportId" | "state" | "pool" | "source" | "createdAt" | "partitionCount" | "costUsd" | "error" | "costHold"
+>;
 
 function exportView(
   e: ExportRecord,
@@ -310,6 +315,7 @@ function exportView(
     partitionCount: e.partitionCount,
     costUsd,
     error: e.error ?? null,
+    ...(e.costHold ? { costHold: e.costHold } : {}),
   };
   if (!parts) return succeededExportView(e, base);
   const t = partitionTotals(parts, rates);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { plan, specFor } from "../contract/job-store.contract.ts";
+import { readStatus } from "../../controller/oncall/status.ts";
 import { memoryControllerFixture } from "../helpers/memory-controller-fixture.ts";
 
 /**
@@ -35,6 +36,13 @@ test("past maxCost the export is held with its figures, no node is launched for 
   assert.ok(spentUsd > 0.007 && spentUsd < 0.01, `spent ${spentUsd}`);
   assert.ok(projectedUsd > 0.1, `projected ${projectedUsd}`);
   assert.ok(f.logs.some((l) => l.includes(`export ${exportId}: projected`)));
+  // The status (CLI and page) lists the hold as critical, with its figures and the command that acts on it.
+  const status = await readStatus({ jobs: f.jobs, fleet: f.fleet, clock: f.clock });
+  const item = status.snapshot.attention.find((a) => a.kind === "cost-hold");
+  assert.equal(item?.level, "critical");
+  assert.equal(item?.exportId, exportId);
+  assert.match(item?.message ?? "", /passes maxCost \$0\.01/);
+  assert.match(item?.hint ?? "", new RegExp(`^spotferry export show ${exportId}`));
 
   // The holder's next chunk still commits: the hold stops launches, not the work in flight.
   const l2 = await f.jobs.checkpoint(l1, { ...at, seq: 2, objectKey: "k2", firstKey: ["250"], lastKey: ["499"] });
