@@ -57,10 +57,10 @@ ${clockScript(now)}</body></html>
 
 function leaderOf(w: StatusWorld, now: number): string {
   const l = w.snapshot.leader;
-  if (!l) return `none has run ${cmd("spotferry controller run")}`;
+  if (!l) return `none has run ${cmd("spotferry controller run --config controller.yaml")}`;
   return l.expiresAt >= now
     ? `${esc(l.owner)} (lease held)`
-    : `${esc(l.owner)} (lease expired ${when(new Date(l.expiresAt).toISOString(), now)}) ${cmd("spotferry controller run")}`;
+    : `${esc(l.owner)} (lease expired ${when(new Date(l.expiresAt).toISOString(), now)}) ${cmd("spotferry controller run --config controller.yaml")}`;
 }
 
 function attentionOf(w: StatusWorld): string {

@@ -1,5 +1,5 @@
 import { ExitCode, UserError } from "../../lib/errors.ts";
-import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../../lib/iam/policy-document.ts";
+import { POLICY_VERSION, type PolicyDocument, type PolicyStatement, RARE_SID_PREFIX } from "../../lib/iam/policy-document.ts";
 import { ec2Statements } from "./ec2-statements.ts";
 import type { PolicyInput } from "./scope.ts";
 import { s3Arn, scopeOf } from "./scope.ts";
@@ -73,12 +73,17 @@ export function controllerPolicy(input: PolicyInput): PolicyDocument {
   ];
   const artifacts = input.settings.artifactBucket;
   if (artifacts) {
-    statements.push({
-      Sid: "PublishAgentBundle",
-      Effect: "Allow",
-      Action: ["s3:GetObject", "s3:PutObject"],
-      Resource: s3Arn(scope, `${artifacts}/${BUNDLE_PREFIX}*`),
-    });
+    // Every start checks that the bundle and runtime it would publish are there; it uploads only what changed, so a
+    // controller restarted on the same version never calls PutObject: a rare statement, not an unused one.
+    statements.push(
+      { Sid: "ReadAgentBundle", Effect: "Allow", Action: "s3:GetObject", Resource: s3Arn(scope, `${artifacts}/${BUNDLE_PREFIX}*`) },
+      {
+        Sid: `${RARE_SID_PREFIX}PublishChangedAgentBundle`,
+        Effect: "Allow",
+        Action: "s3:PutObject",
+        Resource: s3Arn(scope, `${artifacts}/${BUNDLE_PREFIX}*`),
+      },
+    );
   }
   statements.push(...passwordStatements(scope, input.exports), ...ec2Statements(scope, input.pools, input.nodeRoleArn));
   statements.push(

@@ -75,7 +75,7 @@ function controllerAttention(leader: StatusSnapshot["leader"], active: ExportSta
       message: leader
         ? `no controller holds the leader lease (last held by ${leader.owner}, expired ${ago(new Date(leader.expiresAt).toISOString(), now)}): nothing replaces nodes, reaps leases or finalizes`
         : "no controller has ever run against this state table: nothing provisions nodes, reaps leases or finalizes",
-      hint: "spotferry controller run",
+      hint: "spotferry controller run --config controller.yaml",
     },
   ];
 }

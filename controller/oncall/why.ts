@@ -42,7 +42,9 @@ export function whyExport(w: StatusWorld, exportId: string, now: number): Diagno
   if (e.state === "FINALIZING") {
     const leader = w.snapshot.leader;
     if (!leader || leader.expiresAt < now)
-      details.push("no controller holds the leader lease, so nobody is finalizing it: run `spotferry controller run`");
+      details.push(
+        "no controller holds the leader lease, so nobody is finalizing it: run `spotferry controller run --config controller.yaml`",
+      );
     return { subject, stuck: details.length > 0, verdict: `every partition is done; finalizing since ${ago(rec.updatedAt, now)}`, details };
   }
 

@@ -7,6 +7,7 @@ import { describeError, ExitCode, UserError, unavailableReason } from "../errors
  * unavailableReason), 1 otherwise. Stacks are printed only with SPOTFERRY_DEBUG=1.
  */
 export async function runCommand(body: () => Promise<unknown>): Promise<never> {
+  quietOnClosedPipe();
   let code: number;
   try {
     const result = await body();
@@ -30,6 +31,18 @@ export async function runCommand(body: () => Promise<unknown>): Promise<never> {
   // Let stdout drain before exiting so piped output is never truncated.
   await new Promise<void>((resolve) => (process.stdout.write("") ? resolve() : process.stdout.once("drain", resolve)));
   process.exit(code);
+}
+
+/**
+ * `spotferry status -w | head`: the reader closing the pipe is the end of the output, not an error, so the command
+ * ends (exit 0) instead of dying on EPIPE with a stack trace.
+ */
+function quietOnClosedPipe(): void {
+  if (process.stdout.listenerCount("error") > 0) return;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(ExitCode.ok);
+    throw err;
+  });
 }
 
 /** Prints rows as JSON when asked; BigInt values (exact keys) become strings. The text of `-o json` (lib/cli/output.ts). */

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../../lib/paths.ts";
 import { readSimState, simDown, simUp } from "../daemon.ts";
@@ -68,9 +68,14 @@ export function stackEnv(state: StackFile): Record<string, string> {
 function writeEnvFile(home: string, env: Record<string, string>): void {
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${/^[\w.:/@-]*$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`}`);
   // Not an `export K=V` line, so readEnvFile and the npm scripts skip it: it is for a shell, where it puts Node 24 and
-  // `spotferry` itself first on PATH.
+  // `spotferry` itself (a link to this checkout's bin/spotferry.mjs, so the CLI's hints run as printed) first on PATH.
+  const own = join(home, "bin");
+  mkdirSync(own, { recursive: true });
+  rmSync(join(own, "spotferry"), { force: true });
+  symlinkSync(join(repoRoot, "bin", "spotferry.mjs"), join(own, "spotferry"));
   const bin = join(repoRoot, "node_modules", ".bin");
-  lines.push(`PATH='${bin.replace(/'/g, "'\\''")}':"$PATH"; export PATH`);
+  const q = (path: string) => `'${path.replace(/'/g, "'\\''")}'`;
+  lines.push(`PATH=${q(own)}:${q(bin)}:"$PATH"; export PATH`);
   writeFileSync(envFile(home), `# written by spotferry local up; source it to reach the local stack\n${lines.join("\n")}\n`, {
     mode: 0o600,
   });

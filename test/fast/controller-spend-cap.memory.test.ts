@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { plan, specFor } from "../contract/job-store.contract.ts";
 import { readStatus } from "../../controller/oncall/status.ts";
+import { plan, specFor } from "../contract/job-store.contract.ts";
 import { memoryControllerFixture } from "../helpers/memory-controller-fixture.ts";
 
 /**

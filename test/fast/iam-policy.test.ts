@@ -78,7 +78,8 @@ describe("controllerPolicy", () => {
     const list = bySid(doc, "ListExportPrefixes");
     assert.equal(list.Resource, "arn:aws:s3:::exports-bucket");
     assert.deepEqual(list.Condition, { StringLike: { "s3:prefix": ["calls/*"] } });
-    assert.equal(bySid(doc, "PublishAgentBundle").Resource, "arn:aws:s3:::sf-artifacts/spotferry/*");
+    assert.equal(bySid(doc, "ReadAgentBundle").Resource, "arn:aws:s3:::sf-artifacts/spotferry/*");
+    assert.equal(bySid(doc, "RarePublishChangedAgentBundle").Resource, "arn:aws:s3:::sf-artifacts/spotferry/*");
     assert.deepEqual(asList(bySid(doc, "RareAbortOrphanUploads").Action), ["s3:AbortMultipartUpload"]);
     assert.deepEqual(asList(bySid(doc, "RareDeleteOrphanObjects").Action), ["s3:DeleteObject"]);
   });
