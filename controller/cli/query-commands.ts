@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { s3Client } from "../../lib/aws/s3.ts";
-import { printJson, runCommand } from "../../lib/cli/run.ts";
+import { dataFormat, emitData, outputFormat } from "../../lib/cli/output.ts";
+import { runCommand } from "../../lib/cli/run.ts";
 import { describeError, ExitCode, UserError } from "../../lib/errors.ts";
 import { putOutputObject } from "../../lib/output/sse.ts";
 import { buildDdl } from "../query/ddl.ts";
@@ -83,8 +84,8 @@ export function registerQueryCommands(program: Command): void {
             const copy = await downloadObjects(s3, manifest);
             try {
               const result = await runQuery({ manifest, copy, sql });
-              if (flags.json) printJson(result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, r[i]]))));
-              else process.stdout.write(renderColumns(result.columns, result.types, result.rows));
+              const records = result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, r[i]])));
+              if (!(await emitData(flags, records))) process.stdout.write(renderColumns(result.columns, result.types, result.rows));
             } finally {
               copy.cleanup();
             }
@@ -108,6 +109,7 @@ export function registerQueryCommands(program: Command): void {
           const s3 = s3Client();
           try {
             const { manifest } = await resolveExport({ jobs: d.jobs, s3, tableName: d.tableName }, ref);
+            const asData = dataFormat(outputFormat(flags)) !== null;
             let ddl: ReturnType<typeof buildDdl>;
             try {
               ddl = buildDdl({ manifest, engine, table });
@@ -122,11 +124,10 @@ export function registerQueryCommands(program: Command): void {
                 contentType: o.contentType,
                 sse: manifest.spec.destination.sse,
               });
-              if (!flags.json) process.stderr.write(`wrote s3://${manifest.bucket}/${o.key} (the file list the statement reads)\n`);
+              if (!asData) process.stderr.write(`wrote s3://${manifest.bucket}/${o.key} (the file list the statement reads)\n`);
             }
-            if (flags.json)
-              printJson({ exportId: manifest.exportId, engine, statement: ddl.statement, objects: ddl.objects.map((o) => o.key) });
-            else process.stdout.write(ddl.statement);
+            const data = { exportId: manifest.exportId, engine, statement: ddl.statement, objects: ddl.objects.map((o) => o.key) };
+            if (!(await emitData(flags, data))) process.stdout.write(ddl.statement);
           } finally {
             s3.destroy();
           }
