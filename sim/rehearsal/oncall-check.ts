@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { FleetStore } from "../../controller/store/fleet-store.ts";
 import type { JobStore } from "../../lib/jobs/job-store.ts";
@@ -18,6 +19,8 @@ export interface OncallCheck {
 }
 
 const run = promisify(execFile);
+/** How long `logs` waits for a node to be up. */
+const NODE_WAIT_MS = 90_000;
 
 async function cli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -79,9 +82,17 @@ export async function checkOncall(opts: {
   // the next one, picked afresh.
   let logs: OncallCheck | null = null;
   const tried = new Set<string>();
-  for (let attempt = 0; attempt < 3 && !logs?.ok; attempt++) {
+  // A small, fast rehearsal can be between nodes when the check comes (the last one draining, its replacement
+  // booting): wait for one to be up rather than fail on the moment.
+  const waitUntil = Date.now() + NODE_WAIT_MS;
+  for (let attempt = 0; attempt < 3 && !logs?.ok; ) {
     const nodeId = (await opts.pickNodes()).find((id) => !tried.has(id));
-    if (!nodeId) break;
+    if (!nodeId) {
+      if (Date.now() >= waitUntil) break;
+      await sleep(500);
+      continue;
+    }
+    attempt++;
     tried.add(nodeId);
     logs = await ask(["logs", nodeId, "--lines", "20", ...t], [0], (out) => {
       const lines = out.split("\n").filter(Boolean).length;
