@@ -7,7 +7,7 @@
  * (RawRows.row: cursor keys, and formats that need values).
  */
 import type { Query } from "mysql2";
-import { RawRows, type Row } from "../output/encode/index.ts";
+import { grown, RawRows, type Row } from "../output/encode/index.ts";
 
 /** The parts of mysql2's Query and Packet this module relies on (mysql2 3.x). */
 interface WirePacket {
@@ -163,10 +163,4 @@ class BatchBuilder {
       materialize: (r) => driver.parse(new driver.Packet(0, buf, (bounds[2 * r] as number) - 4, bounds[2 * r + 1] as number)),
     });
   }
-}
-
-function grown(a: Int32Array, size: number): Int32Array {
-  const next = new Int32Array(size);
-  next.set(a);
-  return next;
 }

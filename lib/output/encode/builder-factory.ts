@@ -2,9 +2,11 @@
  * Picks the column builder for a column from its kind and its Parquet column (column-builders.ts for the PLAIN
  * layouts, dictionary-builders.ts for ENUM/SET and text, BooleanBuilder for TINYINT(1) written as BOOLEAN).
  */
-import { BytesBuilder, ColumnBuilder, FixedBuilder, grown, Int64Builder, NumberBuilder, type Row } from "./column-builders.ts";
+import { BytesBuilder } from "./bytes-builder.ts";
+import { ColumnBuilder, grown, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { DictionaryBuilder, TextBuilder } from "./dictionary-builders.ts";
+import { FixedBuilder, Int64Builder, NumberBuilder } from "./number-builders.ts";
 import { type ParquetColumn, Physical } from "./parquet-format.ts";
 
 /** TINYINT(1) as BOOLEAN: PLAIN is one bit per non-null value, LSB first. Only 0 and 1 are booleans. */

@@ -3,7 +3,8 @@
  * group while a dictionary pays. Indices are written as RLE_DICTIONARY data (bit width of the dictionary size, one
  * bit-packed run, rle-hybrid.ts) after a dictionary page of PLAIN entries.
  */
-import { BytesBuilder, ColumnBuilder, type DictionaryPage, grown, type Row } from "./column-builders.ts";
+import { BytesBuilder } from "./bytes-builder.ts";
+import { ColumnBuilder, type DictionaryPage, grown, type Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import type { RawRows } from "./raw-rows.ts";
 import { bitPackedRun } from "./rle-hybrid.ts";

@@ -3,7 +3,8 @@
  *   column-spec.ts      mysql2 field metadata -> ColumnSpec; the mysql2 options the source must use
  *   values.ts           exact value conversions (BIGINT, DECIMAL, dates, BIT) without lossy JS numbers
  *   raw-rows.ts         rows as the server sent them (text-protocol bytes), which the Parquet builders read directly
- *   column-builders.ts  column buffers in Parquet PLAIN layout, filled from the driver's row arrays or the wire bytes
+ *   column-builders.ts  the column buffer contract (Parquet PLAIN layout, from row arrays or wire bytes, validity, growth)
+ *   number-builders.ts  INT32 / INT64 / FIXED_LEN_BYTE_ARRAY kinds;  bytes-builder.ts  text and bytes (BYTE_ARRAY)
  *   dictionary-builders.ts  ENUM/SET dictionaries, and text dictionaries per row group with PLAIN fallback
  *   builder-factory.ts  the builder for each column (and BooleanBuilder: TINYINT(1) as BOOLEAN)
  *   rle-hybrid.ts       RLE/bit-packed hybrid runs (definition levels, dictionary indices)
@@ -22,7 +23,7 @@ import type { Encoder, EncoderOptions, OutputFormat } from "./encoder.ts";
 import { createParquetEncoder } from "./parquet-encoder.ts";
 import { createTextEncoder } from "./text-encoders.ts";
 
-export type { Row } from "./column-builders.ts";
+export { grown, type Row } from "./column-builders.ts";
 export {
   type ColumnHints,
   type ColumnKind,
