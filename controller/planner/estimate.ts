@@ -22,6 +22,13 @@ const MIN_PIECE_EST = 40_000;
 const REFINE = 16;
 /** Beyond this many estimates (plus a budget per partition) the histogram is abandoned for the walk. */
 const MAX_PROBES = 20_000;
+/**
+ * Once heavy values were counted, the rows around them are counted too when they are this many partitions' worth or
+ * fewer, in at most REST_COUNT_PIECES statements: otherwise the table estimate's error (~10% of the whole table)
+ * lands entirely on that small rest and its partitions come out far larger than the counted ones.
+ */
+const REST_COUNT_STEPS = 4;
+const REST_COUNT_PIECES = 256;
 
 export interface EstimateOptions {
   step: number;
@@ -72,6 +79,7 @@ function columnSql(conn: Connection, t: WalkTarget, codecs: (KeySpaceCodec | nul
   };
   return {
     fixed,
+    range,
     extent,
     estimate: (lo: bigint, hi: bigint, prefix: string[] = []) => {
       const where = and(...fixed(prefix), range(prefix.length, lo, hi));
@@ -131,9 +139,9 @@ export async function estimateBoundaries(conn: Connection, t: WalkTarget, o: Est
   const heavy = (p: Piece) => p.hi - p.lo === 1n && p.est > maxPieceEst && depth(p) + 1 < t.columns.length;
   const pieces = await expandHeavy(top, { heavy, codecs, sql, build });
   if (!pieces) return null;
-  const counted = await weighHeavy(conn, t, { pieces, heavy, tableRows, codecs, sql });
+  const { counted, rows } = await weighHeavy(conn, t, { pieces, heavy, tableRows, step: o.step, codecs, sql });
   const cuts = await cutKeys(pieces, { n, refineEst: maxPieceEst / REFINE, estimate: sql.estimate });
-  const rowsPerEst = tableRows / (totalEst(pieces) || 1);
+  const rowsPerEst = rows / (totalEst(pieces) || 1);
   const cut = await boundsFromCuts(conn, t, {
     cuts: cuts.cuts,
     heavy: (p) => counted.has(p),
@@ -192,15 +200,16 @@ async function expandHeavy(
 /**
  * Heavy pieces left after expandHeavy (the next column has no integer map): each is counted exactly, reading that
  * value's entries as the dives into it will, and its estimate set from the count in the units of the other pieces,
- * so the cuts share the table out by rows. Returns the pieces counted.
+ * so the cuts share the table out by rows. Returns the pieces counted and the table's rows: the optimizer's
+ * estimate, or exact when the rest was small enough to count as well (countRest).
  */
 async function weighHeavy(
   conn: Connection,
   t: WalkTarget,
-  o: { pieces: Piece[]; heavy: (p: Piece) => boolean; tableRows: number; codecs: (KeySpaceCodec | null)[]; sql: ColumnSql },
-): Promise<Set<Piece>> {
+  o: { pieces: Piece[]; heavy: (p: Piece) => boolean; tableRows: number; step: number; codecs: (KeySpaceCodec | null)[]; sql: ColumnSql },
+): Promise<{ counted: Set<Piece>; rows: number }> {
   const heavy = new Set(o.pieces.filter(o.heavy));
-  if (heavy.size === 0) return heavy;
+  if (heavy.size === 0) return { counted: heavy, rows: o.tableRows };
   let heavyRows = 0;
   const counted = new Map<Piece, number>();
   for (const p of heavy) {
@@ -209,11 +218,31 @@ async function weighHeavy(
     counted.set(p, Number(row?.[0] ?? 0));
     heavyRows += counted.get(p) as number;
   }
-  const restEst = o.pieces.reduce((sum, p) => sum + (heavy.has(p) ? 0 : p.est), 0);
-  const restRows = Math.max(1, o.tableRows - heavyRows);
+  const rest = o.pieces.filter((p) => !heavy.has(p));
+  const restEst = rest.reduce((sum, p) => sum + p.est, 0);
+  const guess = Math.max(1, o.tableRows - heavyRows);
+  const exact =
+    guess <= REST_COUNT_STEPS * o.step ? await countRest(conn, t, { rest, cap: 2 * REST_COUNT_STEPS * o.step, sql: o.sql }) : null;
+  const restRows = Math.max(1, exact ?? guess);
   const estPerRow = restEst > 0 ? restEst / restRows : 1;
   for (const [p, rows] of counted) p.est = rows * estPerRow;
-  return heavy;
+  return { counted: heavy, rows: exact === null ? o.tableRows : heavyRows + exact };
+}
+
+/** The rows of the pieces, counted exactly (each count capped); null past `cap` rows or REST_COUNT_PIECES pieces. */
+async function countRest(conn: Connection, t: WalkTarget, o: { rest: Piece[]; cap: number; sql: ColumnSql }): Promise<number | null> {
+  if (o.rest.length > REST_COUNT_PIECES) return null;
+  let total = 0;
+  for (const p of o.rest) {
+    const where = and(...o.sql.fixed(p.prefix ?? []), o.sql.range(depth(p), p.lo, p.hi));
+    const [row] = await queryText(conn, {
+      sql: `SELECT COUNT(*) FROM (SELECT 1 ${from(t)} WHERE ${where.sql} LIMIT ${o.cap - total + 1}) AS capped`,
+      params: where.params,
+    });
+    total += Number(row?.[0] ?? 0);
+    if (total > o.cap) return null;
+  }
+  return total;
 }
 
 /** The texts of a one-value piece's prefix and value. */

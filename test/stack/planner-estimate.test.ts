@@ -147,7 +147,8 @@ describe("planner from estimates", () => {
       80_000,
     );
     const hss = spread(hsc);
-    assert.ok(hss.max <= 1.5 && hss.min >= 1 / 1.5, `max/median ${hss.max}, min/median ${hss.min}: ${hsc}`);
+    // The 20k rows around tenant 1 are counted as well, so the table estimate's error does not land on their partitions.
+    assert.ok(hss.max <= 1.1 && hss.min >= 1 / 1.1, `max/median ${hss.max}, min/median ${hss.min}: ${hsc}`);
     assert.ok(hsPlan.partitions.filter((x) => x.lo?.[0] === "1").length >= 4, "several boundaries inside tenant 1");
   });
 
