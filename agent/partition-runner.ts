@@ -108,12 +108,10 @@ function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
   return run;
 }
 
-/** Parquet reads the rows' wire bytes itself; NDJSON and CSV render the driver's values. */
+/** Every encoder reads the rows' wire bytes itself (row arrays only when enrichment fills them). */
 function openReader(ctx: PartitionContext, l: Lease, signal: AbortSignal): RangeReader<RowBatch> {
   const range = { lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: ctx.exportRecord.highWatermark };
-  return ctx.exportRecord.spec.destination.format === "parquet"
-    ? ctx.source.readWire(range, { signal })
-    : ctx.source.read(range, { signal });
+  return ctx.source.readWire(range, { signal });
 }
 
 /** Checked before every chunk: a stop the agent asked for, or (past the first chunk) an export no longer RUNNING. */

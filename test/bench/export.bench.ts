@@ -5,6 +5,7 @@
  *   B `mydumper --threads 2 --rows 500000`                    (uncompressed SQL)
  *   C `mydumper --threads 2 --rows 500000 -c`
  *   D `spotferry export run --local --workers 2`, on B's table (the ratios against mydumper compare B, C with D)
+ *   D' the same writing uncompressed CSV (text next to mydumper's text)
  *   E `spotferry export run --local --workers 1`              (Parquet zstd, 1 partition; planning and finalize included)
  *   F `spotferry export run --local --workers 2`              (8 partitions)
  * over a generated call log (sparse BIGINT UNSIGNED ids, some above 2^53; mydumper 0.10.1 cannot chunk ids above 2^63,
@@ -30,7 +31,7 @@ import { createStateTable, deleteStateTable } from "../../lib/dynamo/table.ts";
 import { dropBucket } from "../helpers/temp-bucket.ts";
 import { BENCH_DATABASE, type BenchTable, benchTableDefs, ensureBenchTables } from "./lib/bench-tables.ts";
 import { startCountingProxy } from "./lib/dynamo-proxy.ts";
-import { printExtras, printMain, printRatios, SIGNED_SUFFIX } from "./lib/export-report.ts";
+import { CSV_LABEL, printExtras, printMain, printRatios, SIGNED_SUFFIX } from "./lib/export-report.ts";
 import { type Ctx, haveMydumper, type Measured, runCClient, runMydumper, runProduct } from "./lib/export-runners.ts";
 import { stackServices } from "./lib/proc-sampler.ts";
 
@@ -148,6 +149,18 @@ async function main(): Promise<number> {
             rows,
             timeoutMs: productTimeout,
             label: `spotferry export run --local --workers 2 ${SIGNED_SUFFIX}`,
+          }),
+        );
+        // Text next to mydumper's text: uncompressed CSV, the same class of output as its uncompressed SQL.
+        await step(
+          runProduct(ctx, {
+            table: signedLog,
+            workers: 2,
+            partitions: 8,
+            rows,
+            timeoutMs: productTimeout,
+            label: `spotferry export run --local --workers 2, ${CSV_LABEL} ${SIGNED_SUFFIX}`,
+            output: { format: "csv", compression: "none" },
           }),
         );
       }

@@ -12,7 +12,6 @@ import { after, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import mysql from "mysql2/promise";
-import { collectWireRows } from "../../lib/mysql/wire-rows.ts";
 import type { EncoderOptions, OutputFormat } from "../../lib/output/encode/encoder.ts";
 import {
   type ColumnSpec,
@@ -25,6 +24,7 @@ import {
 } from "../../lib/output/encode/index.ts";
 
 import { type Case, cases, NROWS } from "../helpers/encode-types-cases.ts";
+import { wireRows } from "../helpers/wire-rows.ts";
 
 function specs(): ColumnSpec[] {
   return cases.map((c) => ({
@@ -186,18 +186,6 @@ async function roundTrip(columns: ColumnSpec[], rows: RowBatch, label: string) {
   }
 }
 
-/** The rows of `sql` as wire bytes, in batches of `batchRows` rows. */
-async function wireRows(conn: mysql.Connection, sql: string, stride: number, batchRows: number): Promise<RawRows[]> {
-  const batches: RawRows[] = [];
-  const raw = (conn as unknown as { connection: import("mysql2").Connection }).connection;
-  const query = raw.query({ sql, rowsAsArray: true });
-  const collector = collectWireRows(query, { stride, batchRows, batchBytes: 1 << 30, onBatch: (b) => batches.push(b) });
-  await new Promise<void>((resolve, reject) => query.on("end", resolve).on("error", reject));
-  const rest = collector.flush();
-  if (rest) batches.push(rest);
-  return batches;
-}
-
 describe("encoders round-trip every MySQL type", () => {
   test("rows as mysql2 delivers them", async () => {
     await roundTrip(specs(), driverRows(), "synthetic");
@@ -346,6 +334,11 @@ describe("encoders round-trip every MySQL type", () => {
         const viaValues = await encode("parquet", columns, rows as unknown[][], { compression });
         const viaBytes = await encode("parquet", columns, wire, { compression });
         assert.ok(viaBytes.bytes.equals(viaValues.bytes), `Parquet (${compression}) from wire bytes equals Parquet from values`);
+      }
+      for (const format of ["ndjson", "csv"] as const) {
+        const viaValues = await encode(format, columns, rows as unknown[][], { compression: "none" });
+        const viaBytes = await encode(format, columns, wire, { compression: "none" });
+        assert.equal(viaBytes.bytes.toString(), viaValues.bytes.toString(), `${format} from wire bytes equals ${format} from values`);
       }
     } finally {
       await conn.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => {});

@@ -13,16 +13,9 @@ import { createGzip, type Gzip } from "node:zlib";
 import type { ColumnBuilder, Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, valueError } from "./encoder.ts";
-import { rowsOf } from "./raw-rows.ts";
+import { RawRows } from "./raw-rows.ts";
+import { type Counters, csvField, type Render, WireTextRenderer } from "./text-wire.ts";
 import { bitValue, parseDateDays, ZERO_DATE } from "./values.ts";
-
-/** A column's value as text: JSON text (json = true) or a raw CSV field (before quoting). null for NULL. */
-type Render = (v: unknown) => string | null;
-
-interface Counters {
-  nulls: number;
-  zeroDates: number;
-}
 
 function isZeroDate(s: string): boolean {
   return parseDateDays(s) === ZERO_DATE;
@@ -76,12 +69,6 @@ function renderer(c: ColumnSpec, json: boolean, n: Counters): Render {
     default:
       return (v) => str(typeof v === "object" ? JSON.stringify(v) : text(v));
   }
-}
-
-const CSV_SPECIAL = /[",\n\r]/;
-function csvField(s: string): string {
-  if (s.length === 0) return '""';
-  return CSV_SPECIAL.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 function pseudoBuilders(columns: readonly ColumnSpec[], counters: Counters[]): ColumnBuilder[] {
@@ -180,8 +167,8 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
         })
       : null;
 
-  const emit = async (s: string) => {
-    const buf = Buffer.from(s, "utf8");
+  const emit = async (s: string | Buffer) => {
+    const buf = typeof s === "string" ? Buffer.from(s, "utf8") : s;
     if (!gzip) out.push(buf);
     else if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
     await out.ready();
@@ -189,6 +176,7 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
   };
 
   const renderRows = rowRenderer({ columns, renders, keys, counters, json });
+  const wire = new WireTextRenderer({ columns, json, renders, counters });
 
   const stats = (): EncoderStats => textStats({ columns, counters, rows, bytes: out.bytes });
 
@@ -202,13 +190,15 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
     async write(batch) {
       if (failure) throw failure;
       if (ended) throw new Error("write after end");
-      let s = "";
+      let s: string | Buffer = "";
       if (header) {
         header = false;
         s = csvHeader(columns);
       }
       try {
-        s += renderRows(rowsOf(batch), rows);
+        if (!(batch instanceof RawRows)) s += renderRows(batch, rows);
+        else if (s === "") s = wire.render(batch, rows);
+        else s = Buffer.concat([Buffer.from(s), wire.render(batch, rows)]);
       } catch (err) {
         failure = err as Error;
         out.destroy(failure);

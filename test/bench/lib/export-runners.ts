@@ -194,10 +194,18 @@ function agentErrors(ctx: Ctx, exportId: string): string {
   return lines.slice(0, 4).join(" | ");
 }
 
-/** `spotferry export run --config X --local --workers N`, Parquet zstd, planning and finalize included. */
+/** `spotferry export run --config X --local --workers N`, Parquet zstd unless `output` says, planning and finalize included. */
 export async function runProduct(
   ctx: Ctx,
-  o: { table: string; workers: number; partitions: number; rows: number; timeoutMs: number; label: string },
+  o: {
+    table: string;
+    workers: number;
+    partitions: number;
+    rows: number;
+    timeoutMs: number;
+    label: string;
+    output?: { format: "parquet" | "csv" | "ndjson"; compression: string };
+  },
 ): Promise<Measured> {
   const exportId = `bench-${o.table.replace(/_/g, "-")}-w${o.workers}-${ctx.tag}-${process.hrtime.bigint() % 100000n}`;
   const specFile = join(ctx.tmp, `${exportId}.json`);
@@ -213,7 +221,7 @@ export async function runProduct(
       database: ctx.database,
       table: o.table,
     },
-    destination: { bucket: ctx.bucket, prefix: `${exportId}/`, format: "parquet", compression: "zstd" },
+    destination: { bucket: ctx.bucket, prefix: `${exportId}/`, ...(o.output ?? { format: "parquet", compression: "zstd" }) },
     partitioning: { targetRows: Math.max(1000, Math.ceil(o.rows / o.partitions)) },
     retry: { maxAttempts: 2, backoff: "1s" },
   };

@@ -1,0 +1,319 @@
+/**
+ * NDJSON and CSV lines written straight from the rows' wire bytes (raw-rows.ts), under the conventions of
+ * text-encoders.ts. The server's text of most values already is their CSV field or JSON token (digits, DECIMAL,
+ * dates, text), so the bytes are copied, quoted or escaped where they lie: no JS string or number is made for a value,
+ * which is what rendering the driver's row arrays cost (~1.7 µs of each call-log row went to mysql2's per-value
+ * conversion before a byte was written). The few values whose text differs from the driver's rendering (integers with
+ * leading zeros (ZEROFILL), FLOAT/DOUBLE in exponent form, BIT) are converted one by one; a 64-bit ZEROFILL value,
+ * whose text mysql2 keeps or strips depending on its size, goes through the driver's own row, so both paths write the
+ * same bytes (test/stack/encode-types.test.ts compares them for every type).
+ */
+import type { Row } from "./column-builders.ts";
+import type { ColumnSpec } from "./column-spec.ts";
+import { valueError } from "./encoder.ts";
+import type { RawRows } from "./raw-rows.ts";
+import { bitValue, parseDateDaysBytes, ZERO_DATE } from "./values.ts";
+
+/** A column's value as text from the driver's value (text-encoders.ts): JSON text or a raw CSV field; null for NULL. */
+export type Render = (v: unknown) => string | null;
+
+export interface Counters {
+  nulls: number;
+  zeroDates: number;
+}
+
+// How a column's wire text becomes its field (one small integer per column, switched on in the row loop).
+const INT = 0; // 8..32-bit integers, YEAR: the digits, unless ZEROFILL padded them
+const INT64 = 1; // BIGINT: the digits (quoted in JSON), ZEROFILL through the driver
+const DIGITS = 2; // DECIMAL: the text (quoted in JSON)
+const FLOAT = 3; // FLOAT, DOUBLE: the number's shortest text, as String(number) prints it
+const DATE = 4; // DATE, DATETIME: the text (quoted in JSON); zero dates are NULL
+const STAMP = 5; // TIMESTAMP: RFC 3339 in UTC
+const TEXT = 6; // text, JSON, ENUM, SET, TIME: quoted/escaped as needed
+const BASE64 = 7; // binary
+const BIT = 8; // BIT(n): its integer value
+
+function modeOf(c: ColumnSpec): number {
+  switch (c.kind) {
+    case "int8":
+    case "int16":
+    case "int32":
+    case "uint8":
+    case "uint16":
+    case "uint32":
+    case "year":
+      return INT;
+    case "int64":
+    case "uint64":
+      return INT64;
+    case "decimal":
+      return DIGITS;
+    case "float":
+    case "double":
+      return FLOAT;
+    case "date":
+    case "datetime":
+      return DATE;
+    case "timestamp":
+      return STAMP;
+    case "binary":
+      return BASE64;
+    case "bit":
+      return BIT;
+    default:
+      return TEXT;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HEX = "0123456789abcdef";
+/** JSON.stringify's short escapes, by byte (0: \u00XX). */
+const SHORT_ESCAPE = new Uint8Array(0x60);
+for (const [c, e] of [
+  [0x08, 0x62],
+  [0x09, 0x74],
+  [0x0a, 0x6e],
+  [0x0c, 0x66],
+  [0x0d, 0x72],
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+])
+  SHORT_ESCAPE[c as number] = e as number;
+/** Bytes a value may need beyond its own (quotes, a converted number, a JSON key is counted apart). */
+const SLACK = 48;
+
+const CSV_SPECIAL = /[",\n\r]/;
+/** A driver value's text as an RFC 4180 field. */
+export function csvField(s: string): string {
+  if (s.length === 0) return '""';
+  return CSV_SPECIAL.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+// The writers below take the output buffer and position and return the new position; the caller made room first
+// (render() reserves each row's worst case once), so no write checks bounds or calls out per value.
+
+function copyBytes(dst: Buffer, p: number, src: Buffer, at: number, len: number): number {
+  // Most values are a few bytes: a loop beats Buffer#copy's call into C++ below a few dozen.
+  if (len >= 32) return p + src.copy(dst, p, at, at + len);
+  for (let k = at, end = at + len; k < end; k++) dst[p++] = src[k] as number;
+  return p;
+}
+
+/** CSV: the text as an RFC 4180 field (quoted when it holds a quote, comma or line break; "" when empty). */
+function csvText(dst: Buffer, p: number, b: Buffer, at: number, len: number): number {
+  const end = at + len;
+  // One pass in the common case: copy while looking; start over quoted at the first special byte.
+  let q = p;
+  for (let k = at; k < end; k++) {
+    const c = b[k] as number;
+    if (c === QUOTE || c === 0x2c || c === 0x0a || c === 0x0d) return csvQuoted(dst, p, b, at, len);
+    dst[q++] = c;
+  }
+  if (len > 0) return q;
+  dst[q++] = QUOTE;
+  dst[q++] = QUOTE;
+  return q;
+}
+
+function csvQuoted(dst: Buffer, p: number, b: Buffer, at: number, len: number): number {
+  dst[p++] = QUOTE;
+  for (let k = at, end = at + len; k < end; k++) {
+    const c = b[k] as number;
+    if (c === QUOTE) dst[p++] = QUOTE;
+    dst[p++] = c;
+  }
+  dst[p++] = QUOTE;
+  return p;
+}
+
+/** JSON: the UTF-8 text as a JSON string, escaped as JSON.stringify escapes it. */
+function jsonText(dst: Buffer, p: number, b: Buffer, at: number, len: number): number {
+  dst[p++] = QUOTE;
+  for (let k = at, end = at + len; k < end; k++) {
+    const c = b[k] as number;
+    if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
+      dst[p++] = c;
+      continue;
+    }
+    dst[p++] = BACKSLASH;
+    const short = SHORT_ESCAPE[c] as number;
+    if (short !== 0) dst[p++] = short;
+    else {
+      dst[p++] = 0x75; // \u00XX
+      dst[p++] = 0x30;
+      dst[p++] = 0x30;
+      dst[p++] = HEX.charCodeAt(c >> 4);
+      dst[p++] = HEX.charCodeAt(c & 15);
+    }
+  }
+  dst[p++] = QUOTE;
+  return p;
+}
+
+/** Digits as they are, in quotes for JSON (exact 64-bit and DECIMAL values are JSON strings). */
+function digits(dst: Buffer, p: number, b: Buffer, at: number, len: number, json: boolean): number {
+  if (json) dst[p++] = QUOTE;
+  p = copyBytes(dst, p, b, at, len);
+  if (json) dst[p++] = QUOTE;
+  return p;
+}
+
+/** DATE/DATETIME as MySQL prints them; TIMESTAMP with its "T" and "Z" (it arrives in UTC). */
+function dateText(dst: Buffer, p: number, b: Buffer, at: number, len: number, o: { json: boolean; stamp: boolean }): number {
+  if (o.json) dst[p++] = QUOTE;
+  if (o.stamp && len >= 19) {
+    p = copyBytes(dst, p, b, at, 10);
+    dst[p++] = 0x54;
+    p = copyBytes(dst, p, b, at + 11, len - 11);
+    dst[p++] = 0x5a;
+  } else p = copyBytes(dst, p, b, at, len);
+  if (o.json) dst[p++] = QUOTE;
+  return p;
+}
+
+/** True when an integer's text is not what String(number) prints: leading zeros (ZEROFILL) or a sign to drop. */
+function paddedInt(b: Buffer, at: number, len: number): boolean {
+  const c = b[at];
+  return c === 0x2b || (c === 0x30 && len > 1) || (c === 0x2d && len > 2 && b[at + 1] === 0x30);
+}
+
+/**
+ * Renders batches of wire rows as NDJSON or CSV lines (no header). `renders` are the driver-value renderers of the
+ * same columns, used for the rare value that goes through the driver's row; `counters` are shared with them.
+ */
+export class WireTextRenderer {
+  private readonly columns: readonly ColumnSpec[];
+  private readonly json: boolean;
+  private readonly renders: Render[];
+  private readonly counters: Counters[];
+  private readonly modes: Int8Array;
+  /** NDJSON: `{"name":` / `,"name":` per column, as bytes. */
+  private readonly keys: Buffer[];
+  private readonly keyBytes: number;
+  private dst = Buffer.allocUnsafe(1024 * 1024);
+  private p = 0;
+
+  constructor(o: { columns: readonly ColumnSpec[]; json: boolean; renders: Render[]; counters: Counters[] }) {
+    this.columns = o.columns;
+    this.json = o.json;
+    this.renders = o.renders;
+    this.counters = o.counters;
+    this.modes = Int8Array.from(o.columns, modeOf);
+    this.keys = o.json ? o.columns.map((c, i) => Buffer.from(`${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`)) : [];
+    this.keyBytes = this.keys.reduce((n, k) => n + k.length, 0);
+  }
+
+  /** The lines of `raw`'s rows; `firstRow` (rows written before the batch) only numbers a row in a value error. */
+  render(raw: RawRows, firstRow: number): Buffer {
+    const { buf, lens, stride } = raw;
+    const ncol = this.columns.length;
+    // Worst case per value byte: a JSON \u00XX escape (6), a doubled CSV quote (2).
+    const perByte = this.json ? 6 : 2;
+    this.p = 0;
+    for (let r = 0; r < raw.length; r++) {
+      let bytes = 0;
+      for (let j = 0, at = r * stride; j < ncol; j++, at++) bytes += Math.max(0, lens[at] as number);
+      this.reserve(bytes * perByte + ncol * SLACK + this.keyBytes + 2);
+      let row: Row | null = null;
+      for (let j = 0; j < ncol; j++) {
+        if (this.json) this.p = copyBytes(this.dst, this.p, this.keys[j] as Buffer, 0, (this.keys[j] as Buffer).length);
+        else if (j > 0) this.dst[this.p++] = 0x2c;
+        const at = r * stride + j;
+        const len = lens[at] as number;
+        try {
+          if (len < 0) this.nullValue(j);
+          else if (!this.value(j, buf, raw.starts[at] as number, len)) {
+            row ??= raw.row(r);
+            this.driverValue(j, row[j]);
+          }
+        } catch (err) {
+          throw valueError(this.columns[j] as ColumnSpec, firstRow + r, err);
+        }
+      }
+      if (this.json) this.dst[this.p++] = 0x7d;
+      this.dst[this.p++] = 0x0a;
+    }
+    const out = this.dst.subarray(0, this.p);
+    // The encoder hands `out` on (to gzip or the object's stream): the next batch writes into a new buffer.
+    this.dst = Buffer.allocUnsafe(this.dst.length);
+    return out;
+  }
+
+  private reserve(n: number): void {
+    if (this.p + n <= this.dst.length) return;
+    const b = Buffer.allocUnsafe(Math.max(this.dst.length * 2, this.p + n));
+    this.dst.copy(b, 0, 0, this.p);
+    this.dst = b;
+  }
+
+  private ascii(s: string): void {
+    this.reserve(s.length);
+    this.p += this.dst.write(s, this.p, "latin1");
+  }
+
+  private nullValue(j: number): void {
+    (this.counters[j] as Counters).nulls++;
+    if (this.json) this.ascii("null");
+  }
+
+  /** Writes value j from its wire text; false when only the driver's value renders it exactly. */
+  private value(j: number, b: Buffer, at: number, len: number): boolean {
+    const json = this.json;
+    const dst = this.dst;
+    switch (this.modes[j]) {
+      case INT:
+        if (paddedInt(b, at, len)) this.ascii(String(Number.parseInt(b.toString("latin1", at, at + len), 10)));
+        else this.p = copyBytes(dst, this.p, b, at, len);
+        return true;
+      case INT64:
+        if (paddedInt(b, at, len)) return false;
+        this.p = digits(dst, this.p, b, at, len, json);
+        return true;
+      case DIGITS:
+        this.p = digits(dst, this.p, b, at, len, json);
+        return true;
+      case FLOAT:
+        this.ascii(floatText(b.toString("latin1", at, at + len), json));
+        return true;
+      case DATE:
+      case STAMP:
+        if (parseDateDaysBytes(b, at, len) === ZERO_DATE) {
+          (this.counters[j] as Counters).zeroDates++;
+          this.nullValue(j);
+        } else this.p = dateText(dst, this.p, b, at, len, { json, stamp: this.modes[j] === STAMP });
+        return true;
+      case BASE64: {
+        const s = b.toString("base64", at, at + len);
+        this.ascii(json || s.length === 0 ? `"${s}"` : s);
+        return true;
+      }
+      case BIT: {
+        const s = bitValue(b.subarray(at, at + len)).toString();
+        this.ascii(json && (this.columns[j] as ColumnSpec).bits > 32 ? `"${s}"` : s);
+        return true;
+      }
+      default:
+        this.p = json ? jsonText(dst, this.p, b, at, len) : csvText(dst, this.p, b, at, len);
+        return true;
+    }
+  }
+
+  private driverValue(j: number, v: unknown): void {
+    const t = (this.renders[j] as Render)(v);
+    if (t === null) {
+      this.nullValue(j);
+      return;
+    }
+    const s = this.json ? t : csvField(t);
+    this.reserve(Buffer.byteLength(s));
+    this.p += this.dst.write(s, this.p, "utf8");
+  }
+}
+
+/** FLOAT/DOUBLE as String(number) prints the server's text (its shortest form: "1e20" becomes 100000000000000000000). */
+function floatText(text: string, json: boolean): string {
+  const x = Number(text);
+  if (json && !Number.isFinite(x)) throw new Error(`not a finite number: ${text}`);
+  return String(x);
+}
