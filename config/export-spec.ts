@@ -175,7 +175,7 @@ export const destinationSpec = z
       ctx.addIssue({ code: "custom", path: ["parquet"], message: `applies to format parquet only, not ${d.format}` });
     const c = d.compression;
     if (c === undefined) return;
-    const allowed = d.format === "parquet" ? ["zstd", "snappy", "gzip", "none"] : ["gzip", "none"];
+    const allowed = d.format === "parquet" ? ["zstd", "snappy", "gzip", "none"] : ["gzip", "zstd", "none"];
     if (!allowed.includes(c)) {
       ctx.addIssue({
         code: "custom",

@@ -192,7 +192,7 @@ export function renderSpec(o: { spec: SpecTemplate; info: TableInfo | null; key:
     `  bucket: ${JSON.stringify(spec.bucket)}`,
     `  prefix: ${JSON.stringify(`${spec.name}/`)} # objects go under <prefix><export id>/, with _manifest.json and _SUCCESS`,
     `  format: ${spec.format}`,
-    spec.format === "parquet" ? "  compression: zstd # zstd | snappy | gzip | none" : "  compression: gzip # gzip | none",
+    spec.format === "parquet" ? "  compression: zstd # zstd | snappy | gzip | none" : "  compression: gzip # gzip | zstd | none",
     "  chunk: { maxRows: 500000, maxBytes: 128MiB } # a chunk is one object and one commit; an interruption costs at most one",
     "partitioning:",
     `  targetRows: 2000000 # rows per partition${info ? ` (about ${Math.max(1, Math.ceil(info.estimatedRows / 2_000_000))} partitions for this table)` : ""}`,

@@ -60,8 +60,9 @@ export class ObjectDigest {
         continue;
       }
       if (createHash("sha256").update(body).digest("hex") !== c.sha256) out.problems.push(`object ${c.key} does not match its SHA-256`);
-      const gz = body[0] === 0x1f && body[1] === 0x8b;
-      const ext = format === "parquet" ? "parquet" : `${format === "ndjson" ? "json" : "csv"}${gz ? ".gz" : ""}`;
+      // The extension tells DuckDB the compression: the chunk's own (.gz, .zst or none).
+      const compressed = /\.(gz|zst)$/.exec(c.key)?.[0] ?? "";
+      const ext = format === "parquet" ? "parquet" : `${format === "ndjson" ? "json" : "csv"}${compressed}`;
       const path = join(folder, `${i}.${ext}`);
       writeFileSync(path, body);
       out.files.push({ path, chunk: c });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as zlib from "node:zlib";
 import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { KeyColumn } from "../../config/records.ts";
@@ -36,7 +37,7 @@ export class ObjectKeyReader {
   /** Per row: the key's text, then each extra column's text (the key's rules; NULL is refused). */
   async rows(format: OutputFormat, body: Buffer, columnNames: string[]): Promise<string[][]> {
     if (format === "parquet") return this.parquetRows(body);
-    const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
+    const text = decompressed(body).toString("utf8");
     return format === "ndjson" ? this.ndjsonRows(text) : this.csvRows(text, columnNames);
   }
 
@@ -141,3 +142,15 @@ function parseCsv(text: string): string[][] {
   }
   return rows;
 }
+
+/** A text object's bytes, gunzipped or zstd-decompressed when its magic number says so. */
+export function decompressed(body: Buffer): Buffer {
+  if (body[0] === 0x1f && body[1] === 0x8b) return gunzipSync(body);
+  if (body.readUInt32LE(0) === ZSTD_MAGIC) {
+    const unzstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer) => Buffer }).zstdDecompressSync;
+    if (!unzstd) throw new Error(`reading a zstd object needs Node >= 22.15 (this is ${process.version})`);
+    return unzstd(body);
+  }
+  return body;
+}
+const ZSTD_MAGIC = 0xfd2fb528;

@@ -102,9 +102,12 @@ describe("config validation", () => {
 
   test("compression must suit the format", () => {
     assert.deepEqual(
-      problems((d) => Object.assign(d.destination, { format: "csv", compression: "zstd" })),
-      ['destination.compression: expected one of gzip|none for format csv, got "zstd"'],
+      problems((d) => Object.assign(d.destination, { format: "csv", compression: "snappy" })),
+      ['destination.compression: expected one of gzip|zstd|none for format csv, got "snappy"'],
     );
+    const doc = structuredClone(base) as Record<string, any>;
+    Object.assign(doc.destination, { format: "ndjson", compression: "zstd" });
+    assert.doesNotThrow(() => validateConfig(doc, "spec.yaml"), "zstd suits NDJSON and CSV");
   });
 
   test("pool capacity bounds are checked against each other", () => {

@@ -9,7 +9,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { gunzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import mysql from "mysql2/promise";
 import type { EncoderOptions, OutputFormat } from "../../lib/output/encode/encoder.ts";
@@ -22,7 +21,7 @@ import {
   type RowBatch,
   SESSION_INIT_SQL,
 } from "../../lib/output/encode/index.ts";
-
+import { decompressed } from "../../lib/output/object-keys.ts";
 import { type Case, cases, NROWS } from "../helpers/encode-types-cases.ts";
 import { wireRows } from "../helpers/wire-rows.ts";
 
@@ -99,7 +98,7 @@ function canonicalText(c: ColumnSpec, v: string | null): string | null {
 }
 
 function readNdjson(bytes: Buffer, columns: ColumnSpec[]): (string | null)[][] {
-  const lines = gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean);
+  const lines = decompressed(bytes).toString("utf8").split("\n").filter(Boolean);
   return lines.map((l) => {
     const o = JSON.parse(l) as Record<string, unknown>;
     assert.deepEqual(
@@ -118,7 +117,7 @@ function readNdjson(bytes: Buffer, columns: ColumnSpec[]): (string | null)[][] {
 
 /** RFC 4180 reader that keeps the difference between an empty unquoted field (NULL) and "" (empty string). */
 function readCsv(bytes: Buffer, columns: ColumnSpec[]): (string | null)[][] {
-  const s = gunzipSync(bytes).toString("utf8");
+  const s = decompressed(bytes).toString("utf8");
   const rows: (string | null)[][] = [];
   let row: (string | null)[] = [];
   let i = 0;
@@ -173,6 +172,8 @@ async function roundTrip(columns: ColumnSpec[], rows: RowBatch, label: string) {
     ["parquet", { compression: "snappy", threads: "inline" }],
     ["ndjson", {}],
     ["csv", {}],
+    ["ndjson", { compression: "zstd" }],
+    ["csv", { compression: "zstd" }],
   ] as const) {
     const what = `${label} ${format} ${JSON.stringify(opts)}`;
     const { bytes, stats } = await encode(format, columns, rows, opts);

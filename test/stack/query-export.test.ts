@@ -107,7 +107,8 @@ function specFile(format: string, exportName: string): string {
       name: exportName,
       pool: `pool-${name}`,
       source: stackSource(database, "items"),
-      destination: { bucket, prefix: "out/", format, chunk: { maxRows: 400 } },
+      // CSV as zstd (.csv.zst), NDJSON as gzip (the default): DuckDB reads both by their extension.
+      destination: { bucket, prefix: "out/", format, ...(format === "csv" ? { compression: "zstd" } : {}), chunk: { maxRows: 400 } },
       partitioning: { targetRows: 1000 },
       retry: { maxAttempts: 2, backoff: "1s" },
     }),

@@ -11,7 +11,7 @@ export type OutputFormat = "parquet" | "ndjson" | "csv";
 export type Compression = "zstd" | "snappy" | "gzip" | "none";
 
 export interface EncoderOptions {
-  /** Parquet: zstd (default), snappy, gzip or none. NDJSON/CSV: gzip (default) or none. */
+  /** Parquet: zstd (default), snappy, gzip or none. NDJSON/CSV: gzip (default), zstd (level 1) or none. */
   compression?: Compression;
   /** gzip level for NDJSON/CSV (1 = fastest, default 1); Parquet's gzip codec always uses level 1. */
   gzipLevel?: number;

@@ -1,5 +1,6 @@
 /**
- * NDJSON and CSV encoders, gzip-compressed by node:zlib (which compresses in libuv's thread pool, off the main thread).
+ * NDJSON and CSV encoders, gzip- or zstd-compressed by node:zlib (which compresses in libuv's thread pool, off the main
+ * thread; zstd needs Node >= 22.15, which every node runs). Rows arriving as wire bytes are rendered by text-wire.ts.
  * Value conventions (exact, documented in README.md):
  * - 8..32-bit integers, YEAR, FLOAT, DOUBLE, BIT(n <= 32): JSON numbers.
  * - BIGINT (signed and unsigned), BIT(n > 32), DECIMAL: JSON strings of the exact digits ("18446744073709551615",
@@ -9,7 +10,9 @@
  * - JSON: the document's text as a JSON string; ENUM, SET ("a,b"), text: strings; BINARY/BLOB: base64 strings.
  * - CSV: RFC 4180 with a header row, "," and "\n"; NULL is an empty unquoted field, the empty string is "".
  */
-import { createGzip, type Gzip } from "node:zlib";
+
+import * as zlib from "node:zlib";
+import { constants, createGzip, type Gzip } from "node:zlib";
 import type { ColumnBuilder, Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, valueError } from "./encoder.ts";
@@ -93,20 +96,28 @@ function textStats(o: { columns: readonly ColumnSpec[]; counters: Counters[]; ro
   };
 }
 
-/** A gzip stream whose output goes to `out` and whose errors go to `onError`. */
-function gzipInto(out: ByteOutput, level: number, onError: (err: Error) => void): Gzip {
-  const gzip = createGzip({ level, chunkSize: 256 * 1024 });
-  gzip.on("data", (b: Buffer) => out.push(b));
-  gzip.on("error", onError);
-  return gzip;
+/** A gzip or zstd (level 1) stream whose output goes to `out` and whose errors go to `onError`. */
+function compressorInto(out: ByteOutput, o: { codec: "gzip" | "zstd"; gzipLevel: number; onError: (err: Error) => void }): Gzip {
+  const chunkSize = 256 * 1024;
+  let z: Gzip;
+  if (o.codec === "gzip") z = createGzip({ level: o.gzipLevel, chunkSize });
+  else {
+    // Typed as Gzip: both are zlib Transform streams; only write/end/destroy and the events are used.
+    const create = (zlib as unknown as { createZstdCompress?: (opts: object) => Gzip }).createZstdCompress;
+    if (!create) throw new Error(`zstd compression needs Node >= 22.15 (this is ${process.version}); use gzip or none`);
+    z = create({ chunkSize, params: { [constants.ZSTD_c_compressionLevel ?? 100]: 1 } });
+  }
+  z.on("data", (b: Buffer) => out.push(b));
+  z.on("error", o.onError);
+  return z;
 }
 
-/** Ends the gzip stream and resolves once its last bytes are out. */
-function endGzip(gzip: Gzip): Promise<void> {
+/** Ends the compressing stream and resolves once its last bytes are out. */
+function endCompressor(z: Gzip): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    gzip.once("end", resolve);
-    gzip.once("error", reject);
-    gzip.end();
+    z.once("end", resolve);
+    z.once("error", reject);
+    z.end();
   });
 }
 
@@ -148,9 +159,13 @@ function rowRenderer(o: {
   };
 }
 
+/** The file name suffix each compression adds (what DuckDB, Spark and the CLI tools recognise). */
+const EXTENSION = { gzip: ".gz", zstd: ".zst", none: "" } as const;
+
 export function createTextEncoder(format: "ndjson" | "csv", columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {
   const compression = opts.compression ?? "gzip";
-  if (compression !== "gzip" && compression !== "none") throw new Error(`${format} supports gzip or none, not ${compression}`);
+  if (compression !== "gzip" && compression !== "zstd" && compression !== "none")
+    throw new Error(`${format} supports gzip, zstd or none, not ${compression}`);
   const json = format === "ndjson";
   const counters: Counters[] = columns.map(() => ({ nulls: 0, zeroDates: 0 }));
   const renders = columns.map((c, i) => renderer(c, json, counters[i] as Counters));
@@ -160,12 +175,16 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
   let rows = 0;
   let ended = false;
   const gzip: Gzip | null =
-    compression === "gzip"
-      ? gzipInto(out, opts.gzipLevel ?? 1, (err) => {
-          failure ??= new Error("gzip failed", { cause: err });
-          out.destroy(failure);
-        })
-      : null;
+    compression === "none"
+      ? null
+      : compressorInto(out, {
+          codec: compression,
+          gzipLevel: opts.gzipLevel ?? 1,
+          onError: (err) => {
+            failure ??= new Error(`${compression} failed`, { cause: err });
+            out.destroy(failure);
+          },
+        });
 
   const emit = async (s: string | Buffer) => {
     const buf = typeof s === "string" ? Buffer.from(s, "utf8") : s;
@@ -183,7 +202,7 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
   let header = !json;
   return {
     format,
-    extension: `.${format}${gzip ? ".gz" : ""}`,
+    extension: `.${format}${EXTENSION[compression]}`,
     contentType: json ? "application/x-ndjson" : "text/csv; charset=utf-8",
     columns,
     output: out.readable,
@@ -212,7 +231,7 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
       if (failure) throw failure;
       ended = true;
       if (header) await emit(csvHeader(columns));
-      if (gzip) await endGzip(gzip);
+      if (gzip) await endCompressor(gzip);
       out.end();
       return stats();
     },
