@@ -4,7 +4,7 @@
  * line, the last CPU time seen and the peak VmRSS; service snapshots read long-lived pids before and after a run.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -108,7 +108,9 @@ export function findPids(match: (args: string) => boolean): number[] {
 
 /** The local stack's servers by role, found by their command lines under the stack's home (`<root>/.spotferry`). */
 export function stackServices(home: string): Record<string, number[]> {
-  const mine = (a: string) => a.includes(home);
+  // The servers' command lines name the real path (a checkout may reach .spotferry through a symlink).
+  const real = existsSync(home) ? realpathSync(home) : home;
+  const mine = (a: string) => a.includes(home) || a.includes(real);
   return {
     mysqld: findPids((a) => mine(a) && /(^|\/)mariadbd\s/.test(a)),
     // Swift's servers and their workers; memcached (Swift's token cache) has no path on its command line.
