@@ -94,6 +94,27 @@ describe("NDJSON and CSV from wire bytes", () => {
     assert.equal(JSON.parse(lines[1] as string).z20, "00009007199254740993", "an unsafe ZEROFILL value keeps its text, as mysql2 does");
   });
 
+  test("rows of plain fields (copied whole, headers turned into commas) equal the driver's values too", async () => {
+    await db.conn.query(
+      "CREATE TABLE plain (k BIGINT UNSIGNED PRIMARY KEY, n INT, d DECIMAL(10,2), day DATE, at DATETIME(3), s VARCHAR(300), e ENUM('x','y'), tail INT)",
+    );
+    await db.conn.query(`INSERT INTO plain VALUES
+      (18446744073709551615, -7, -12.50, '2024-02-29', '2024-01-02 03:04:05.678', 'ünïcödé 🙂', 'x', 1),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+      (3, 0, 0.00, '1970-01-01', '1970-01-01 00:00:00.000', REPEAT('a', 260), 'y', NULL),
+      (4, 5, 1.00, '0000-00-00', '2024-01-01 00:00:00.000', 'needs, quotes', 'y', 2)`);
+    const sql = "SELECT * FROM plain ORDER BY k";
+    const [rows, fields] = await conn.query({ sql });
+    const columns = columnsFromFields(fields as never);
+    const [wire] = await wireRows(conn, sql, columns.length, 1000);
+    assert.ok(wire);
+    const viaValues = await encode("csv", columns, rows as unknown[][]);
+    const viaBytes = await encode("csv", columns, wire);
+    assert.equal(viaBytes.text, viaValues.text);
+    assert.deepEqual(viaBytes.stats, viaValues.stats);
+    assert.match(viaBytes.text, /\n2,,,,,,,\n/, "a row of NULLs after its key");
+  });
+
   test("a bad value names its column and row", async () => {
     await db.conn.query("CREATE TABLE bad (k INT PRIMARY KEY, dt DATETIME)");
     await db.conn.query("INSERT INTO bad VALUES (1, '2024-01-01 00:00:00')");

@@ -186,10 +186,12 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
           },
         });
 
-  const emit = async (s: string | Buffer) => {
+  /** `recycle`: the buffer came from the wire renderer, which may reuse it once the compressor has read it. */
+  const emit = async (s: string | Buffer, recycle = false) => {
     const buf = typeof s === "string" ? Buffer.from(s, "utf8") : s;
     if (!gzip) out.push(buf);
-    else if (!gzip.write(buf)) await new Promise<void>((resolve) => gzip.once("drain", resolve));
+    else if (!gzip.write(buf, recycle ? () => wire.recycle(buf) : undefined))
+      await new Promise<void>((resolve) => gzip.once("drain", resolve));
     await out.ready();
     if (failure) throw failure;
   };
@@ -225,7 +227,8 @@ export function createTextEncoder(format: "ndjson" | "csv", columns: readonly Co
         throw err;
       }
       rows += batch.length;
-      await emit(s);
+      // Only the wire path renders into buffers, and the renderer may have them back.
+      await emit(s, typeof s !== "string");
     },
     async end() {
       if (failure) throw failure;
