@@ -2,7 +2,7 @@
  * lib/output/encode: turns the rows of a source query into the bytes of one chunk object, in Parquet (default), NDJSON or CSV.
  *   column-spec.ts      mysql2 field metadata -> ColumnSpec; the mysql2 options the source must use
  *   values.ts           exact value conversions (BIGINT, DECIMAL, dates, BIT) without lossy JS numbers
- *   raw-rows.ts         rows as the server sent them (text-protocol bytes), which the Parquet builders read directly
+ *   raw-rows.ts         rows as the server sent them (text-protocol bytes), which every encoder reads directly
  *   column-builders.ts  the column buffer contract (Parquet PLAIN layout, from row arrays or wire bytes, validity, growth)
  *   number-builders.ts  INT32 / INT64 / FIXED_LEN_BYTE_ARRAY kinds;  bytes-builder.ts  text and bytes (BYTE_ARRAY)
  *   dictionary-builders.ts  ENUM/SET dictionaries, and text dictionaries per row group with PLAIN fallback
@@ -14,7 +14,8 @@
  *   byte-stats.ts       min/max of string pages in byte order, truncated to 64 bytes (runs with the compressor)
  *   parquet-worker.ts   worker thread running page-compressor.ts for every encoder of the process
  *   parquet-encoder.ts  the Parquet Encoder: row groups -> pages -> compressed in the worker -> streamed to output
- *   text-encoders.ts    the NDJSON and CSV Encoders (gzip)
+ *   text-encoders.ts    the NDJSON and CSV Encoders (gzip, zstd or none), from row arrays or wire bytes
+ *   text-wire.ts        NDJSON and CSV lines rendered straight from wire bytes (CSV rows of plain fields in one copy)
  *   encoder.ts          the Encoder contract and byte output with backpressure
  * README.md documents the type mapping, the zone semantics and the benchmark figures.
  */
