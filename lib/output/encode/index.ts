@@ -15,7 +15,8 @@
  *   parquet-worker.ts   worker thread running page-compressor.ts for every encoder of the process
  *   parquet-encoder.ts  the Parquet Encoder: row groups -> pages -> compressed in the worker -> streamed to output
  *   text-encoders.ts    the NDJSON and CSV Encoders (gzip, zstd or none), from row arrays or wire bytes
- *   text-wire.ts        NDJSON and CSV lines rendered straight from wire bytes (CSV rows of plain fields in one copy)
+ *   text-wire.ts        NDJSON and CSV lines rendered straight from wire bytes (runs of plain CSV rows in one copy)
+ *   text-fields.ts      its byte writers: one value as a CSV field or JSON token
  *   encoder.ts          the Encoder contract and byte output with backpressure
  * README.md documents the type mapping, the zone semantics and the benchmark figures.
  */

@@ -17,7 +17,8 @@ import type { ColumnBuilder, Row } from "./column-builders.ts";
 import type { ColumnSpec } from "./column-spec.ts";
 import { ByteOutput, type Encoder, type EncoderOptions, type EncoderStats, valueError } from "./encoder.ts";
 import { RawRows } from "./raw-rows.ts";
-import { type Counters, csvField, type Render, WireTextRenderer } from "./text-wire.ts";
+import { csvField } from "./text-fields.ts";
+import { type Counters, type Render, WireTextRenderer } from "./text-wire.ts";
 import { bitValue, parseDateDays, ZERO_DATE } from "./values.ts";
 
 function isZeroDate(s: string): boolean {
