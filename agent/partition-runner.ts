@@ -1,11 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ExportRecord } from "../config/records.ts";
+import { AGENT_BUFFERS } from "../config/settings.ts";
 import type { Clock } from "../lib/clock.ts";
 import { describeError } from "../lib/errors.ts";
 import { type JobStore, type Lease, LeaseLostError, type NewChunk, RangeChangedError } from "../lib/jobs/job-store.ts";
 import { LeaseExpiredError, LeaseKeeper } from "../lib/leases/keeper.ts";
 import type { MysqlSource, RangeReader } from "../lib/mysql/range-source.ts";
-import { createEncoder, type Encoder, type RowBatch } from "../lib/output/encode/index.ts";
+import { createEncoder, doneWith, type Encoder, type RowBatch } from "../lib/output/encode/index.ts";
 import { chunkKey, exportPrefix, startChunkUpload } from "../lib/output/sink.ts";
 
 /**
@@ -111,7 +112,7 @@ function startRun(ctx: PartitionContext, claimed: Lease): PartitionRun {
 /** Every encoder reads the rows' wire bytes itself (row arrays only when enrichment fills them). */
 function openReader(ctx: PartitionContext, l: Lease, signal: AbortSignal): RangeReader<RowBatch> {
   const range = { lo: l.lo, hi: l.hi, cursor: l.cursor, highWatermark: ctx.exportRecord.highWatermark };
-  return ctx.source.readWire(range, { signal });
+  return ctx.source.readWire(range, { signal, batchBytes: AGENT_BUFFERS.batchBytes });
 }
 
 /** Checked before every chunk: a stop the agent asked for, or (past the first chunk) an export no longer RUNNING. */
@@ -144,10 +145,15 @@ async function writeChunk(run: PartitionRun, first: RowBatch): Promise<NewChunk>
   const seq = lease.chunks + 1;
   const encoder: Encoder = createEncoder(destination.format, run.columns, {
     compression: destination.compression,
+    highWaterMark: AGENT_BUFFERS.encoderHighWaterMark,
     ...destination.parquet,
   });
   const key = chunkKey(run.prefix, lease.partition, seq, lease.epoch, encoder.extension);
-  const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, { bucket: destination.bucket, sse: destination.sse });
+  const upload = startChunkUpload(ctx.s3, key, encoder.output, encoder.contentType, {
+    bucket: destination.bucket,
+    sse: destination.sse,
+    partSize: AGENT_BUFFERS.partSize,
+  });
   const firstKey = ctx.source.keyAt(first, 0);
   let lastKey = firstKey;
   let rows = 0;
@@ -156,12 +162,16 @@ async function writeChunk(run: PartitionRun, first: RowBatch): Promise<NewChunk>
     for (;;) {
       const room = maxRows - rows;
       if (batch.length > room) {
-        run.carry = batch.slice(room);
-        batch = batch.slice(0, room);
+        const whole = batch;
+        run.carry = whole.slice(room);
+        batch = whole.slice(0, room);
+        doneWith(whole);
       }
       await encoder.write(batch);
       rows += batch.length;
       lastKey = ctx.source.keyAt(batch, batch.length - 1);
+      // Encoded and its last key read: its buffers may take a later batch's rows.
+      doneWith(batch);
       if (run.carry || rows >= maxRows || encoder.stats().bytes >= maxBytes || ctx.stop()?.mode === "now") break;
       const next = await run.reader.next();
       if (!next) break;

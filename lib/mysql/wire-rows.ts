@@ -7,7 +7,7 @@
  * (RawRows.row: cursor keys, and formats that need values).
  */
 import type { Query } from "mysql2";
-import { grown, RawRows, type Row } from "../output/encode/index.ts";
+import { grown, RawRows, type Row, RowStorage } from "../output/encode/index.ts";
 
 /** The parts of mysql2's Query and Packet this module relies on (mysql2 3.x). */
 interface WirePacket {
@@ -41,7 +41,12 @@ export function collectWireRows(query: Query, opts: WireRowsOptions): { flush():
   const q = query as unknown as QueryInternals;
   const original = Object.getPrototypeOf(q).row as RowState;
   const rows = Math.min(opts.batchRows, 256);
-  let batch = new BatchBuilder(opts.stride, rows, 64 * 1024);
+  // Buffers of batches every view of which is done (RawRows.done), refilled instead of allocating new ones.
+  const spare: Storage[] = [];
+  const recycle = (s: Storage) => {
+    if (spare.length < SPARE_BATCHES) spare.push(s);
+  };
+  let batch = new BatchBuilder({ stride: opts.stride, rows, bytes: 64 * 1024, recycle });
   let driver: { parse(packet: unknown): Row; Packet: PacketClass } | null = null;
   const row: RowState = function (this: QueryInternals, packet, connection) {
     if (packet.isEOF()) return original.call(this, packet, connection);
@@ -61,7 +66,7 @@ export function collectWireRows(query: Query, opts: WireRowsOptions): { flush():
       const full = batch.finish(driver);
       // The next batch starts at this one's size (its bytes, not its buffer, which may have doubled past them): rows
       // of a table are much alike, so it rarely grows.
-      batch = new BatchBuilder(opts.stride, full.length, Math.ceil(used * 1.125));
+      batch = new BatchBuilder({ stride: opts.stride, rows: full.length, bytes: Math.ceil(used * 1.125), recycle, reuse: spare.pop() });
       opts.onBatch(full);
     }
     return row;
@@ -70,9 +75,21 @@ export function collectWireRows(query: Query, opts: WireRowsOptions): { flush():
   return { flush: () => (batch.length && driver ? batch.finish(driver) : null) };
 }
 
+/** Batches whose buffers are kept for reuse: the reader holds about three batches, the encoder one or two. */
+const SPARE_BATCHES = 4;
+
+/** A batch's buffers. */
+interface Storage {
+  buf: Buffer;
+  starts: Int32Array;
+  lens: Int32Array;
+  bounds: Int32Array;
+}
+
 /** One batch being filled: the rows' payloads copied end to end, with each value's offset and length. */
 class BatchBuilder {
   private readonly stride: number;
+  private readonly recycle: (s: Storage) => void;
   private buf: Buffer;
   /** End of the payloads so far; they start at 4, so every row has room for the header the driver's packets carry. */
   bytes = 4;
@@ -82,12 +99,16 @@ class BatchBuilder {
   /** Start and end in `buf` of each row's payload, for the driver's parser. */
   private bounds: Int32Array;
 
-  constructor(stride: number, rows: number, bytes: number) {
+  /** `reuse`: a finished batch's buffers, taken when large enough (a row that needs more grows them as usual). */
+  constructor(o: { stride: number; rows: number; bytes: number; recycle: (s: Storage) => void; reuse?: Storage }) {
+    const { stride, rows, bytes, reuse } = o;
     this.stride = stride;
-    this.buf = Buffer.allocUnsafe(bytes);
-    this.starts = new Int32Array(rows * stride);
-    this.lens = new Int32Array(rows * stride);
-    this.bounds = new Int32Array(rows * 2);
+    this.recycle = o.recycle;
+    const fits = reuse && reuse.buf.length >= bytes && reuse.starts.length >= rows * stride && reuse.bounds.length >= rows * 2;
+    this.buf = fits ? reuse.buf : Buffer.allocUnsafe(bytes);
+    this.starts = fits ? reuse.starts : new Int32Array(rows * stride);
+    this.lens = fits ? reuse.lens : new Int32Array(rows * stride);
+    this.bounds = fits ? reuse.bounds : new Int32Array(rows * 2);
   }
 
   add(packet: WirePacket): void {
@@ -152,13 +173,14 @@ class BatchBuilder {
   }
 
   finish(driver: { parse(packet: unknown): Row; Packet: PacketClass }): RawRows {
-    const { buf, bounds } = this;
+    const { buf, bounds, starts, lens } = this;
     return new RawRows({
       buf,
       stride: this.stride,
       length: this.length,
-      starts: this.starts,
-      lens: this.lens,
+      starts,
+      lens,
+      storage: new RowStorage(() => this.recycle({ buf, starts, lens, bounds })),
       // A driver Packet's payload begins 4 bytes after its start (the header).
       materialize: (r) => driver.parse(new driver.Packet(0, buf, (bounds[2 * r] as number) - 4, bounds[2 * r + 1] as number)),
     });

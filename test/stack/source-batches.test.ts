@@ -96,3 +96,38 @@ test("narrow wire batches come in batchRows, each value where its offsets say", 
     await source.close();
   }
 });
+
+test("wire batches said done() lend their buffers to later batches; a slice still held keeps its batch's", async () => {
+  const source = await openWide();
+  try {
+    const reader = source.readWire({ lo: null, hi: null, cursor: null, highWatermark: null }, { batchRows: 4, batchBytes: 1 << 30 });
+    const text = (b: RawRows, r: number, c: number) => {
+      const at = b.starts[r * b.stride + c] as number;
+      return b.buf.toString("latin1", at, at + (b.lens[r * b.stride + c] as number));
+    };
+    const first = (await reader.next()) as RawRows;
+    // The first batch's last row stays held (as a chunk's carried rows are) while the batch itself is done.
+    const held = first.slice(3);
+    first.done();
+    const seen = new Set<Buffer>();
+    let reused = 0;
+    let expected = 5;
+    for (let b = (await reader.next()) as RawRows | null; b; b = (await reader.next()) as RawRows | null) {
+      assert.notEqual(b.buf, first.buf, "a batch with a view not done is never refilled");
+      if (seen.has(b.buf)) reused++;
+      seen.add(b.buf);
+      for (let r = 0; r < b.length; r++, expected++) {
+        assert.equal(text(b, r, 0), String(expected));
+        assert.equal(text(b, r, 1), String(expected % 10).repeat(ROW_BYTES), `row ${expected}'s payload`);
+      }
+      b.done();
+    }
+    assert.equal(expected, ROWS + 1);
+    assert.ok(reused > 0, "later batches refill the buffers of batches said done");
+    assert.equal(text(held, 0, 0), "4", "the held slice's bytes are intact");
+    assert.equal(text(held, 0, 1), "4".repeat(ROW_BYTES));
+    held.done();
+  } finally {
+    await source.close();
+  }
+});

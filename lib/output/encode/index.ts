@@ -44,7 +44,7 @@ export type {
   EncoderStats,
   OutputFormat,
 } from "./encoder.ts";
-export { RawRows, type RawRowsInit, type RowBatch, rowsOf } from "./raw-rows.ts";
+export { doneWith, RawRows, type RawRowsInit, type RowBatch, RowStorage, rowsOf } from "./raw-rows.ts";
 
 /** Creates the encoder for one chunk object. */
 export function createEncoder(format: OutputFormat, columns: readonly ColumnSpec[], opts: EncoderOptions = {}): Encoder {

@@ -3,7 +3,7 @@
  * into builders that already hold Parquet PLAIN bytes (column-builders.ts). A full row group becomes one uncompressed
  * data page per column (a dictionary page first for ENUM/SET, and for text while a dictionary pays), laid out in one
  * ArrayBuffer that is transferred to a worker thread (parquet-worker.ts) which compresses the pages and computes
- * statistics while this thread fills the next row group. Row groups are written to `output` in order as they come back (magic, row groups, then the footer), so memory
+ * statistics while this thread fills the next row group (the buffer comes back with the result, for a later row group). Row groups are written to `output` in order as they come back (magic, row groups, then the footer), so memory
  * is bounded by the row group being filled plus MAX_IN_FLIGHT row groups being compressed.
  */
 import { Worker } from "node:worker_threads";
@@ -39,6 +39,8 @@ class CompressorHost {
   private readonly pending = new Map<number, { resolve: (r: PageResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private worker: Worker | null = null;
+  /** A row group buffer back from the compressor, for the next row group (so neither thread leaves 8 MiB of garbage). */
+  private spare: ArrayBuffer | null = null;
 
   constructor(mode: "worker" | "inline") {
     this.mode = mode;
@@ -51,6 +53,7 @@ class CompressorHost {
     const worker = new Worker(new URL(here.endsWith(".ts") ? "./parquet-worker.ts" : "./parquet-worker.mjs", here));
     worker.on("message", (m: WorkerReply) => {
       const id = m.ok ? m.result.id : m.id;
+      if (m.ok) this.recycle(m.input);
       const p = this.pending.get(id);
       this.pending.delete(id);
       if (this.pending.size === 0) worker.unref();
@@ -67,9 +70,29 @@ class CompressorHost {
     return worker;
   }
 
+  /** A buffer of at least `bytes` for a row group's pages: the spare one when it is large enough. */
+  buffer(bytes: number): Uint8Array<ArrayBuffer> {
+    const spare = this.spare;
+    if (spare && spare.byteLength >= bytes) {
+      this.spare = null;
+      return new Uint8Array(spare, 0, bytes);
+    }
+    // Some slack: the next row groups of the same table are about as large, and a little larger ones still fit.
+    return new Uint8Array(new ArrayBuffer(bytes + (bytes >> 4)), 0, bytes);
+  }
+
+  private recycle(buf: ArrayBuffer): void {
+    if (!this.spare || this.spare.byteLength < buf.byteLength) this.spare = buf;
+  }
+
   submit(job: Omit<PageJob, "id">): Promise<PageResult> {
     const full: PageJob = { ...job, id: this.nextId++ };
-    if (this.mode === "inline") return compressPages(full);
+    if (this.mode === "inline") {
+      return compressPages(full).then((r) => {
+        this.recycle(full.buf);
+        return r;
+      });
+    }
     this.worker ??= this.start();
     const worker = this.worker;
     return new Promise((resolve, reject) => {
@@ -118,7 +141,7 @@ interface TakenRowGroup {
 }
 
 /** Lays out the current row group's uncompressed pages in one buffer and resets the builders. */
-function takeRowGroup({ builders, pcols, compression }: RowGroupSource): TakenRowGroup {
+function takeRowGroup({ builders, pcols, compression }: RowGroupSource, host: CompressorHost): TakenRowGroup {
   const numRows = (builders[0] as ColumnBuilder).length;
   const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"] }[] = [];
   const layout: ChunkLayout[] = [];
@@ -148,7 +171,7 @@ function takeRowGroup({ builders, pcols, compression }: RowGroupSource): TakenRo
     pages.push({ off: valuesOff - defLen, len: defLen + p.values.length, stats: p.stats, valuesOff, valuesLen: p.values.length });
     at = valuesOff + p.values.length;
   }
-  const buf = new Uint8Array(at);
+  const buf = host.buffer(at);
   for (const [k, p] of bodies.entries()) {
     const s = pages[k] as PageSpec;
     if (p.def) buf.set(p.def, s.off);
@@ -249,7 +272,7 @@ function rowGroupQueue(o: {
     /** Submits the rows in the builders as one row group, then waits for room in the queue and in `out`. */
     async flush(): Promise<void> {
       if ((source.builders[0] as ColumnBuilder).length === 0) return;
-      const group = takeRowGroup(source);
+      const group = takeRowGroup(source, host);
       const compressing = host.submit(group.job);
       inFlight++;
       tail = tail.then(async () => {
