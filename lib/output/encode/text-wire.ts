@@ -106,13 +106,7 @@ export class WireTextRenderer {
     const perByte = this.json ? 6 : 2;
     this.p = 0;
     for (let r = 0; r < raw.length; r++) {
-      if (!this.json) {
-        const next = this.csvRun(raw, r);
-        if (next > r) {
-          r = next - 1;
-          continue;
-        }
-      }
+      if (!this.json && this.csvRow(raw, r)) continue;
       let bytes = 0;
       for (let j = 0, at = r * stride; j < ncol; j++, at++) bytes += Math.max(0, lens[at] as number);
       this.reserve(bytes * perByte + ncol * SLACK + this.keyBytes + 2);
@@ -151,61 +145,44 @@ export class WireTextRenderer {
   }
 
   /**
-   * CSV of rows r, r+1, ... in one copy, while every value is its own field (digits, non-zero dates, text with nothing
-   * to quote, NULL) with a one-byte length header: the rows' payloads lie end to end in the batch, so they are copied
-   * whole, and each header byte becomes the comma before its field, or the line break before its row. Returns the row
-   * after the run: r itself (nothing written) when row r is not such a row, and render() writes it value by value.
+   * CSV of row r in one copy, when each of its values is its own field (digits, non-zero dates, text with nothing to
+   * quote, NULL) with a one-byte length header: the row's payload up to its last exported value is copied whole, and
+   * each header byte after the first becomes the comma before its field. (The source appends the key's text after the
+   * exported columns, so rows do not lie end to end in what is exported.) False, nothing written, for any other row:
+   * render() writes it value by value.
    */
-  private csvRun(raw: RawRows, r: number): number {
-    const { buf, lens, stride } = raw;
-    const first = raw.starts[r * stride] as number;
-    let end = first - 1;
-    let n = r;
-    for (; n < raw.length; n++) {
-      const next = this.plainRowEnd(raw, n, end);
-      if (next < 0) break;
-      end = next;
-    }
-    if (n === r) return r;
-    this.reserve(end - first + 1);
-    const dst = this.dst;
-    const p = this.p - first;
-    buf.copy(dst, this.p, first, end);
-    // Value j's header sits just before its bytes (a NULL's is its 0xfb byte); the first row's first one is not copied.
-    let h = first - 1;
-    for (let k = r; k < n; k++) {
-      for (let j = 0, at = k * stride; j < stride; j++, at++) {
-        if (h >= first) dst[p + h] = j === 0 ? 0x0a : 0x2c;
-        const len = lens[at] as number;
-        if (len < 0) (this.counters[j] as Counters).nulls++;
-        h += 1 + Math.max(0, len);
-      }
-    }
-    dst[p + end] = 0x0a;
-    this.p = p + end + 1;
-    return n;
-  }
-
-  /**
-   * Where row r's payload ends when its values are all plain fields with one-byte headers and it starts at `from`
-   * (where the previous row of the run ended; its first header byte), else -1.
-   */
-  private plainRowEnd(raw: RawRows, r: number, from: number): number {
+  private csvRow(raw: RawRows, r: number): boolean {
     const { buf, starts, lens } = raw;
     const base = r * raw.stride;
-    if ((lens[base] as number) < 0 || (starts[base] as number) !== from + 1) return -1;
-    let pos = from;
-    for (let j = 0; j < raw.stride; j++) {
+    const ncol = this.modes.length;
+    if ((lens[base] as number) < 0) return false;
+    const first = starts[base] as number;
+    let pos = first - 1;
+    for (let j = 0; j < ncol; j++) {
       const len = lens[base + j] as number;
       if (len < 0) {
-        if (buf[pos] !== 0xfb) return -1;
+        if (buf[pos] !== 0xfb) return false;
         pos += 1;
         continue;
       }
-      if (len >= 0xfb || (starts[base + j] as number) !== pos + 1 || !this.plainField(j, buf, pos + 1, len)) return -1;
+      if (len >= 0xfb || (starts[base + j] as number) !== pos + 1 || !this.plainField(j, buf, pos + 1, len)) return false;
       pos += 1 + len;
     }
-    return pos;
+    this.reserve(pos - first + 1);
+    const dst = this.dst;
+    const p = this.p - first;
+    buf.copy(dst, this.p, first, pos);
+    // Value j's header sits just before its bytes (a NULL's is its 0xfb byte).
+    let h = first + (lens[base] as number);
+    for (let j = 1; j < ncol; j++) {
+      dst[p + h] = 0x2c;
+      const len = lens[base + j] as number;
+      if (len < 0) (this.counters[j] as Counters).nulls++;
+      h += 1 + Math.max(0, len);
+    }
+    dst[p + pos] = 0x0a;
+    this.p = p + pos + 1;
+    return true;
   }
 
   /** True when value j's wire text is its CSV field as it stands. */
