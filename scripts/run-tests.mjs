@@ -33,7 +33,31 @@ if (Number(process.versions.node.split(".")[0]) !== RUNTIME_MAJOR) {
 }
 build();
 
-const files = only.length > 0 ? only : [...findTests(join(root, "test", "fast")), ...(fast ? [] : findTests(join(root, "test", "stack")))];
+/**
+ * The longest stack files (clean-clone CI, 2 cores), started first: node --test keeps two files running and takes them in
+ * order, so one of these started last kept the suite going for minutes after the rest was done. The README test runs
+ * beside the fast tier, whose files need no services.
+ */
+const SLOW_FIRST = [
+  "test/stack/e2e-rehearsal.test.ts",
+  "test/stack/chaos.test.ts",
+  "test/stack/job-store.contract.test.ts",
+  "test/stack/local-stack-lifecycle.test.ts",
+  "test/stack/verify-content.test.ts",
+  "test/stack/export-run.test.ts",
+  "test/stack/query-export.test.ts",
+];
+const README_TEST = "test/stack/readme-commands.test.ts";
+
+/** The fast tier, then the stack tier with its slowest files first; the README test before everything. */
+function suiteOrder(fastFiles, stackFiles) {
+  const slow = SLOW_FIRST.filter((f) => stackFiles.includes(f));
+  const rest = stackFiles.filter((f) => f !== README_TEST && !slow.includes(f));
+  return [...(stackFiles.includes(README_TEST) ? [README_TEST] : []), ...fastFiles, ...slow, ...rest];
+}
+
+const files =
+  only.length > 0 ? only : suiteOrder(findTests(join(root, "test", "fast")), fast ? [] : findTests(join(root, "test", "stack")));
 let weStarted = false;
 let env = process.env;
 if (files.some((f) => relative(root, join(root, f)).startsWith(join("test", "stack")))) {
