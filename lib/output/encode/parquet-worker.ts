@@ -32,15 +32,26 @@ function collectGarbage(): void {
   // Measured at the next job, not right after the GC: V8 frees array buffers concurrently, after gc() returns.
   live = Math.min(live, external);
   if (external - live < GARBAGE_BYTES) return;
-  if (!gc) {
-    // The flag is read when a context is created: a new context gets the `gc` function without --expose-gc on the
-    // command line (the existing globals do not gain it), and the flag is cleared again for contexts made later.
-    setFlagsFromString("--expose-gc");
-    gc = runInNewContext("gc") as Gc;
-    setFlagsFromString("--no-expose-gc");
-  }
+  gc ??= exposedGc();
   gc({ type: "major" });
   live = Number.POSITIVE_INFINITY;
+}
+
+/**
+ * V8's `gc` function. The flag is read when a context is created: a new context gets it without --expose-gc on the
+ * command line (the existing globals do not gain it), and the flag is cleared again for contexts made later. Should a
+ * runtime not hand it out, the worker only goes without these collections (more memory), never fails a job.
+ */
+function exposedGc(): Gc {
+  try {
+    setFlagsFromString("--expose-gc");
+    const f = runInNewContext("gc") as unknown;
+    return typeof f === "function" ? (f as Gc) : () => {};
+  } catch {
+    return () => {};
+  } finally {
+    setFlagsFromString("--no-expose-gc");
+  }
 }
 
 if (!isMainThread && parentPort) {
@@ -51,9 +62,15 @@ if (!isMainThread && parentPort) {
       try {
         const result = await compressPages(job);
         port.postMessage({ ok: true, result, input: job.buf } satisfies WorkerReply, [result.buf, job.buf]);
-        collectGarbage();
       } catch (err) {
         port.postMessage({ ok: false, id: job.id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
+        return;
+      }
+      // After the reply, and apart from it: a job is answered once, and the queue never breaks on housekeeping.
+      try {
+        collectGarbage();
+      } catch {
+        gc = () => {};
       }
     });
   });
