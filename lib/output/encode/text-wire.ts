@@ -81,6 +81,11 @@ export class WireTextRenderer {
   private readonly renders: Render[];
   private readonly counters: Counters[];
   private readonly modes: Int8Array;
+  /**
+   * CSV whose every column can stand as it is (no FLOAT, TIMESTAMP, binary or BIT column): only then is a row tried as
+   * one copy, so a table that never qualifies does not check each row twice.
+   */
+  private readonly rowCopy: boolean;
   /** NDJSON: `{"name":` / `,"name":` per column, as bytes. */
   private readonly keys: Buffer[];
   private readonly keyBytes: number;
@@ -94,6 +99,7 @@ export class WireTextRenderer {
     this.renders = o.renders;
     this.counters = o.counters;
     this.modes = Int8Array.from(o.columns, modeOf);
+    this.rowCopy = !o.json && this.modes.every((m) => m === INT || m === INT64 || m === DIGITS || m === DATE || m === TEXT);
     this.keys = o.json ? o.columns.map((c, i) => Buffer.from(`${i === 0 ? "{" : ","}${JSON.stringify(c.name)}:`)) : [];
     this.keyBytes = this.keys.reduce((n, k) => n + k.length, 0);
   }
@@ -106,7 +112,7 @@ export class WireTextRenderer {
     const perByte = this.json ? 6 : 2;
     this.p = 0;
     for (let r = 0; r < raw.length; r++) {
-      if (!this.json && this.csvRow(raw, r)) continue;
+      if (this.rowCopy && this.csvRow(raw, r)) continue;
       let bytes = 0;
       for (let j = 0, at = r * stride; j < ncol; j++, at++) bytes += Math.max(0, lens[at] as number);
       this.reserve(bytes * perByte + ncol * SLACK + this.keyBytes + 2);
