@@ -5,76 +5,14 @@
  *   node scripts/run-tests.mjs --no-lint test/fast/parquet-features.test.ts
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { DuckDBInstance } from "@duckdb/node-api";
-import { type ColumnSpec, createEncoder, type EncoderOptions } from "../../lib/output/encode/index.ts";
+import { type ColumnSpec, createEncoder } from "../../lib/output/encode/index.ts";
+import { col, parquetFiles } from "../helpers/parquet-files.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "spotferry-pqf-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function col(name: string, kind: ColumnSpec["kind"], extra: Partial<ColumnSpec> = {}): ColumnSpec {
-  return { name, kind, nullable: true, precision: 0, scale: 0, fsp: 0, bits: 0, sourceType: kind, ...extra };
-}
-
-let files = 0;
-/** Encodes rows (in batches of 1000) and writes the object to a file for DuckDB. */
-async function encode(columns: ColumnSpec[], rows: unknown[][], opts: EncoderOptions = {}): Promise<string> {
-  const enc = createEncoder("parquet", columns, { threads: "inline", ...opts });
-  const chunks: Buffer[] = [];
-  const reading = (async () => {
-    for await (const b of enc.output) chunks.push(b as Buffer);
-  })();
-  for (let i = 0; i < rows.length; i += 1000) await enc.write(rows.slice(i, i + 1000));
-  await enc.end();
-  await reading;
-  const file = join(dir, `f${files++}.parquet`);
-  writeFileSync(file, Buffer.concat(chunks));
-  return file;
-}
-
-async function query(sql: string): Promise<unknown[][]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const con = await db.connect();
-  try {
-    return (await con.runAndReadAll(sql)).getRows();
-  } finally {
-    con.closeSync();
-  }
-}
-
-/** Every value of every column as DuckDB's text (NULL as null), in file order. */
-async function readBack(file: string, columns: ColumnSpec[]): Promise<(string | null)[][]> {
-  const rows = await query(`SELECT ${columns.map((c) => `CAST("${c.name}" AS VARCHAR)`).join(", ")} FROM '${file}'`);
-  return rows.map((r) => r.map((v) => (v === null ? null : String(v))));
-}
-
+const pq = parquetFiles("spotferry-pqf-");
+after(() => pq.remove());
+const { encode, query, readBack, chunkMeta, schemaOf } = pq;
 const text = (rows: unknown[][]) => rows.map((r) => r.map((v) => (v === null ? null : String(v))));
-
-/** Per row group and column: encodings, min, max, null count (from DuckDB's parquet_metadata). */
-async function chunkMeta(file: string) {
-  const rows = await query(
-    `SELECT row_group_id, path_in_schema, encodings, stats_min_value, stats_max_value, stats_null_count
-     FROM parquet_metadata('${file}') ORDER BY row_group_id, column_id`,
-  );
-  return rows.map(([rg, name, encodings, min, max, nulls]) => ({
-    rg: Number(rg),
-    name: String(name),
-    encodings: String(encodings),
-    min: min === null ? null : String(min),
-    max: max === null ? null : String(max),
-    nulls: Number(nulls),
-  }));
-}
-
-async function schemaOf(file: string): Promise<Map<string, { repetition: string; duckdb: string; logical: string }>> {
-  const rows = await query(
-    `SELECT name, repetition_type, duckdb_type, logical_type FROM parquet_schema('${file}') WHERE num_children IS NULL`,
-  );
-  return new Map(rows.map(([n, rep, t, l]) => [String(n), { repetition: String(rep), duckdb: String(t), logical: String(l) }]));
-}
 
 /** Unsigned byte order of UTF-8, the order Parquet's TYPE_ORDER gives UTF8 (not JavaScript's UTF-16 order). */
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));

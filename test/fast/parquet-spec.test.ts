@@ -17,10 +17,12 @@ const spec = (destination: Record<string, unknown>) => ({
 
 test("destination.parquet.tinyint1AsBoolean: absent by default, false when the block is empty, true when asked", () => {
   assert.equal(exportSpec.parse(spec({})).destination.parquet, undefined);
-  assert.deepEqual(exportSpec.parse(spec({ parquet: {} })).destination.parquet, { tinyint1AsBoolean: false });
+  assert.deepEqual(exportSpec.parse(spec({ parquet: {} })).destination.parquet, { tinyint1AsBoolean: false, deltaEncoding: true });
   const d = exportSpec.parse(spec({ parquet: { tinyint1AsBoolean: true } })).destination;
   const opts: EncoderOptions = { compression: d.compression, ...d.parquet };
   assert.equal(opts.tinyint1AsBoolean, true);
+  const off = exportSpec.parse(spec({ parquet: { deltaEncoding: false } })).destination;
+  assert.equal({ ...off.parquet }.deltaEncoding, false, "deltaEncoding: false reaches the encoder's options");
 });
 
 test("destination.parquet is strict, typed, and for format parquet only", () => {

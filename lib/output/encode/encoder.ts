@@ -33,6 +33,12 @@ export interface EncoderOptions {
    * dictionary page size); past it that column chunk falls back to PLAIN. 0 = never dictionary-encode text.
    */
   dictionaryMaxBytes?: number;
+  /**
+   * Parquet: INT32/INT64 data pages whose values differ by small, steady steps (sorted keys, timestamps in key order)
+   * go out DELTA_BINARY_PACKED (delta-binary.ts); default true. false keeps every page PLAIN or dictionary, for a
+   * reader that knows no other encodings (the spec's destination.parquet.deltaEncoding).
+   */
+  deltaEncoding?: boolean;
 }
 
 export interface ColumnStats {

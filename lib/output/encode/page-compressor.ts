@@ -11,6 +11,7 @@ import zlib, { gzipSync } from "node:zlib";
 import zstdWasm from "@bokuweb/zstd-wasm";
 import snappyjs from "snappyjs";
 import { byteArrayBounds } from "./byte-stats.ts";
+import { deltaBinaryPacked } from "./delta-binary.ts";
 import type { Compression } from "./encoder.ts";
 import type { StatsOrder } from "./parquet-format.ts";
 
@@ -25,6 +26,8 @@ export interface PageSpec {
   stats: StatsOrder;
   valuesOff: number;
   valuesLen: number;
+  /** The PLAIN INT32 (4) or INT64 (8) values of a data page, to be tried as DELTA_BINARY_PACKED; 0 = as they are. */
+  delta: 0 | 4 | 8;
 }
 
 export interface PageJob {
@@ -41,6 +44,9 @@ export interface PageOut {
   max: Uint8Array | null;
   /** False when min/max are truncated bounds (long strings). */
   exact: { min: boolean; max: boolean };
+  /** The body went out DELTA_BINARY_PACKED (delta-binary.ts), `rawLen` bytes before compression; else as given. */
+  delta: boolean;
+  rawLen: number;
 }
 
 export interface PageResult {
@@ -130,6 +136,17 @@ function minMax(buf: ArrayBuffer, off: number, len: number, order: StatsOrder): 
   return [bytes.slice(lo * 8, lo * 8 + 8), bytes.slice(hi * 8, hi * 8 + 8)];
 }
 
+/** The page's definition levels (as laid out) followed by its values DELTA_BINARY_PACKED, or null to keep PLAIN. */
+function deltaBody(buf: ArrayBuffer, p: PageSpec): Uint8Array | null {
+  const packed = deltaBinaryPacked(new Uint8Array(buf, p.valuesOff, p.valuesLen), p.delta as 4 | 8);
+  if (!packed) return null;
+  const defLen = p.len - p.valuesLen;
+  const body = new Uint8Array(defLen + packed.length);
+  body.set(new Uint8Array(buf, p.off, defLen), 0);
+  body.set(packed, defLen);
+  return body;
+}
+
 export async function compressPages(job: PageJob): Promise<PageResult> {
   const c = codecFor(job.codec);
   const codec = c instanceof Promise ? await c : c;
@@ -137,10 +154,11 @@ export async function compressPages(job: PageJob): Promise<PageResult> {
   const pages: PageOut[] = [];
   let total = 0;
   for (const p of job.pages) {
-    const body = new Uint8Array(job.buf, p.off, p.len);
+    const delta = p.delta ? deltaBody(job.buf, p) : null;
+    const body = delta ?? new Uint8Array(job.buf, p.off, p.len);
     const packed = codec(body);
-    pages.push({ off: total, len: packed.length, ...pageStats(job.buf, p) });
     parts.push(packed);
+    pages.push({ off: total, len: packed.length, ...pageStats(job.buf, p), delta: delta !== null, rawLen: body.length });
     total += packed.length;
   }
   const out = new Uint8Array(total);

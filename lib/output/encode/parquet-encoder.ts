@@ -19,6 +19,7 @@ import {
   footer,
   MAGIC,
   type ParquetColumn,
+  Physical,
   pageHeader,
   parquetColumn,
   type RowGroupMeta,
@@ -131,7 +132,12 @@ interface RowGroupSource {
   builders: ColumnBuilder[];
   pcols: ParquetColumn[];
   compression: Compression;
+  /** Try DELTA_BINARY_PACKED on INT32/INT64 data pages (EncoderOptions.deltaEncoding). */
+  delta: boolean;
 }
+
+/** The width of the values the compressor may try as DELTA_BINARY_PACKED: INT32 and INT64 only. */
+const deltaWidth = (c: ParquetColumn): PageSpec["delta"] => (c.physical === Physical.INT32 ? 4 : c.physical === Physical.INT64 ? 8 : 0);
 
 /** A row group taken from the builders: the compression job of its uncompressed pages, and its column chunks' layout. */
 interface TakenRowGroup {
@@ -141,9 +147,10 @@ interface TakenRowGroup {
 }
 
 /** Lays out the current row group's uncompressed pages in one buffer and resets the builders. */
-function takeRowGroup({ builders, pcols, compression }: RowGroupSource, host: CompressorHost): TakenRowGroup {
+function takeRowGroup(source: RowGroupSource, host: CompressorHost): TakenRowGroup {
+  const { builders, pcols, compression } = source;
   const numRows = (builders[0] as ColumnBuilder).length;
-  const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"] }[] = [];
+  const bodies: { def: Uint8Array | null; values: Uint8Array; stats: PageSpec["stats"]; delta: PageSpec["delta"] }[] = [];
   const layout: ChunkLayout[] = [];
   for (const [i, b] of builders.entries()) {
     const col = pcols[i] as ParquetColumn;
@@ -151,7 +158,7 @@ function takeRowGroup({ builders, pcols, compression }: RowGroupSource, host: Co
     // dictionary's entries, which are exactly the distinct values.
     const d = b.dictionary();
     const dictPage = d ? bodies.length : -1;
-    if (d) bodies.push({ def: null, values: d.bytes, stats: col.stats });
+    if (d) bodies.push({ def: null, values: d.bytes, stats: col.stats, delta: 0 });
     layout.push({
       numValues: numRows,
       nullCount: b.nullCount,
@@ -160,7 +167,8 @@ function takeRowGroup({ builders, pcols, compression }: RowGroupSource, host: Co
       dataPage: bodies.length,
       bounds: b.bounds(),
     });
-    bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: d ? null : col.stats });
+    const delta = d || !source.delta ? 0 : deltaWidth(col);
+    bodies.push({ def: b.spec.nullable ? definitionLevels(b) : null, values: b.values(), stats: d ? null : col.stats, delta });
   }
   // Values start 8-byte aligned so the compressor can read them through typed arrays for statistics.
   const pages: PageSpec[] = [];
@@ -168,7 +176,14 @@ function takeRowGroup({ builders, pcols, compression }: RowGroupSource, host: Co
   for (const p of bodies) {
     const defLen = p.def?.length ?? 0;
     const valuesOff = align8(at + defLen);
-    pages.push({ off: valuesOff - defLen, len: defLen + p.values.length, stats: p.stats, valuesOff, valuesLen: p.values.length });
+    pages.push({
+      off: valuesOff - defLen,
+      len: defLen + p.values.length,
+      stats: p.stats,
+      valuesOff,
+      valuesLen: p.values.length,
+      delta: p.delta,
+    });
     at = valuesOff + p.values.length;
   }
   const buf = host.buffer(at);
@@ -213,12 +228,13 @@ class ParquetFile {
       const page = (k: number, kind: "data" | "dictionary") => {
         const src = jobPages[k] as PageSpec;
         const res = r.pages[k] as PageResult["pages"][number];
-        const encoding = kind === "dictionary" || c.dictPage < 0 ? Encoding.PLAIN : Encoding.RLE_DICTIONARY;
-        const header = pageHeader(kind, src.len, res.len, kind === "data" ? c.numValues : c.dictCount, encoding);
+        const encoding =
+          kind === "dictionary" || c.dictPage < 0 ? (res.delta ? Encoding.DELTA_BINARY_PACKED : Encoding.PLAIN) : Encoding.RLE_DICTIONARY;
+        const header = pageHeader(kind, res.rawLen, res.len, kind === "data" ? c.numValues : c.dictCount, encoding);
         const offset = this.written;
         this.emit(header);
         this.emit(new Uint8Array(r.buf, res.off, res.len));
-        uncompressed += header.length + src.len;
+        uncompressed += header.length + res.rawLen;
         compressed += header.length + res.len;
         return { offset, res };
       };
@@ -235,6 +251,7 @@ class ParquetFile {
         compressed,
         dataPageOffset: data.offset,
         dictionaryPageOffset: dict?.offset ?? null,
+        delta: data.res.delta,
         min,
         max,
         exact: stats.exact,
@@ -321,7 +338,8 @@ export function createParquetEncoder(columns: readonly ColumnSpec[], opts: Encod
     out.destroy(err);
     queue.wake();
   };
-  const queue = rowGroupQueue({ source: { builders, pcols, compression }, host, file, out, failed: () => failure, fail });
+  const source = { builders, pcols, compression, delta: opts.deltaEncoding !== false };
+  const queue = rowGroupQueue({ source, host, file, out, failed: () => failure, fail });
 
   return {
     format: "parquet",

@@ -8,7 +8,7 @@ import type { Compression } from "./encoder.ts";
 import { ThriftWriter } from "./thrift-compact.ts";
 
 export const Physical = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6, FIXED_LEN_BYTE_ARRAY: 7 } as const;
-export const Encoding = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
+export const Encoding = { PLAIN: 0, RLE: 3, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const;
 const Converted = {
   UTF8: 0,
   DECIMAL: 5,
@@ -180,6 +180,8 @@ export interface ChunkMeta {
   compressed: number;
   dataPageOffset: number;
   dictionaryPageOffset: number | null;
+  /** Its data page is DELTA_BINARY_PACKED. */
+  delta: boolean;
   min: Uint8Array | null;
   max: Uint8Array | null;
   /** False when min/max are truncated bounds of longer values (is_min_value_exact / is_max_value_exact). */
@@ -197,7 +199,14 @@ function writeChunk(w: ThriftWriter, c: ChunkMeta): void {
   w.i64(2, start);
   w.struct(3);
   w.i32(1, c.column.physical);
-  w.listI32(2, c.dictionaryPageOffset === null ? [Encoding.PLAIN, Encoding.RLE] : [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY]);
+  // The encodings the chunk's pages use: PLAIN (values, or the dictionary page), RLE (levels) and the values' own.
+  const encodings =
+    c.dictionaryPageOffset !== null
+      ? [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY]
+      : c.delta
+        ? [Encoding.RLE, Encoding.DELTA_BINARY_PACKED]
+        : [Encoding.PLAIN, Encoding.RLE];
+  w.listI32(2, encodings);
   w.listString(3, [c.column.spec.name]);
   w.i32(4, c.codec).i64(5, c.numValues).i64(6, c.uncompressed).i64(7, c.compressed).i64(9, c.dataPageOffset);
   if (c.dictionaryPageOffset !== null) w.i64(11, c.dictionaryPageOffset);
