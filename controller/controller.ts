@@ -98,6 +98,11 @@ export class Controller {
     return this.deps.settings.leaderLease * 1000;
   }
 
+  /** Runs reconciler `name` at the next step whatever its schedule (a local run that sees its export is ready to finalize). */
+  wake(name: string): void {
+    this.ctx.wake(name);
+  }
+
   /** True while this replica may act: it holds the lease with at least the skew margin left. */
   isLeader(): boolean {
     return this.keeper?.held() ?? false;
