@@ -2,10 +2,10 @@
 // `npm test`: installs what a fresh machine lacks (the locked npm tree, Node 24 with it), continues under Node 24,
 // builds the CLI, brings the local stack up (or reuses it), runs lint and every test file with node's test runner,
 // and stops the services it started itself. Plain JS so it runs before `npm install`, under the system Node.
-//   npm test                     lint, then test/fast and test/stack (the real services)
+//   npm test                     lint, test/fast and test/stack (the real services), side by side
 //   npm run test:fast            test/fast alone: no service at all, under a minute
 //   npm test -- FILE...          just those files (the stack is started when one of them is under test/stack)
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { build, ensureRuntime, localEnv, RUNTIME_MAJOR, root, spotferry } from "./common.mjs";
@@ -95,13 +95,8 @@ if (stackFiles.length > 0) {
 
 let status = 0;
 try {
-  if (!skipLint) {
-    const lint = spawnSync(process.execPath, [join(root, "scripts", "lint.mjs")], { cwd: root, stdio: "inherit" });
-    if (lint.status !== 0) {
-      process.stderr.write("npm test: lint failed (run `npm run format` to fix formatting)\n");
-      status = 1;
-    }
-  }
+  // Lint runs beside the tests (20 s of tsc and Biome on 2 cores; its output is printed when it ends).
+  const lint = skipLint ? null : held([process.execPath, join(root, "scripts", "lint.mjs")], { env: process.env, live: false });
   const withStack = stackFiles.length > 0;
   const runs = withStack ? [nodeTest([`--test-concurrency=${STACK_CONCURRENCY}`, ...slowFirst(stackFiles)], { env, live: true })] : [];
   // Beside the stack files the fast tier is one process (its output printed when it ends, not woven into theirs);
@@ -110,28 +105,33 @@ try {
     runs.push(nodeTest(["--test-isolation=none", ...g], { env, live: !withStack && i === 0 }));
   }
   for (const code of await Promise.all(runs)) if (code !== 0) status = code || 1;
+  if (lint && (await lint) !== 0) {
+    process.stderr.write("npm test: lint failed (run `npm run format` to fix formatting)\n");
+    status = 1;
+  }
 } finally {
   if (weStarted && !process.env.SPOTFERRY_KEEP_STACK) spotferry(["local", "down"], { capture: true });
 }
 process.exit(status);
 
-/** `node --test` over ARGS; resolves with its exit code. Not live: its output is held and printed when it ends. */
+/** `node --test` over ARGS; resolves with its exit code. */
 function nodeTest(args, o) {
-  const child = spawn(process.execPath, ["--test", "--test-timeout=600000", "--test-reporter=spec", ...args], {
-    cwd: root,
-    env: o.env,
-    stdio: o.live ? "inherit" : ["ignore", "pipe", "pipe"],
-  });
-  const held = [];
-  child.stdout?.on("data", (b) => held.push(b));
-  child.stderr?.on("data", (b) => held.push(b));
+  return held([process.execPath, "--test", "--test-timeout=600000", "--test-reporter=spec", ...args], o);
+}
+
+/** Runs ARGV; resolves with its exit code. Not live: its output is held and printed when it ends. */
+function held([command, ...args], o) {
+  const child = spawn(command, args, { cwd: root, env: o.env, stdio: o.live ? "inherit" : ["ignore", "pipe", "pipe"] });
+  const out = [];
+  child.stdout?.on("data", (b) => out.push(b));
+  child.stderr?.on("data", (b) => out.push(b));
   return new Promise((resolve) => {
     child.on("error", (err) => {
-      process.stderr.write(`npm test: node --test could not be started: ${err.message}\n`);
+      process.stderr.write(`npm test: ${command} could not be started: ${err.message}\n`);
       resolve(1);
     });
     child.on("close", (code, signal) => {
-      if (held.length > 0) process.stdout.write(Buffer.concat(held));
+      if (out.length > 0) process.stdout.write(Buffer.concat(out));
       resolve(code ?? (signal ? 1 : 0));
     });
   });

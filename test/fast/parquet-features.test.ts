@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { type ColumnSpec, createEncoder } from "../../lib/output/encode/index.ts";
+import { createEncoder } from "../../lib/output/encode/index.ts";
 import { col, parquetFiles } from "../helpers/parquet-files.ts";
 
 const pq = parquetFiles("spotferry-pqf-");

@@ -217,8 +217,7 @@ class ParquetFile {
   }
 
   /** Writes one compressed row group: per column an optional dictionary page, then the data page. */
-  writeRowGroup({ job, layout, numRows }: TakenRowGroup, r: PageResult): void {
-    const jobPages = job.pages;
+  writeRowGroup({ layout, numRows }: TakenRowGroup, r: PageResult): void {
     if (this.written === 0) this.emit(MAGIC);
     const fileOffset = this.written;
     const chunks: ChunkMeta[] = layout.map((c, i) => {
@@ -226,7 +225,6 @@ class ParquetFile {
       let uncompressed = 0;
       let compressed = 0;
       const page = (k: number, kind: "data" | "dictionary") => {
-        const src = jobPages[k] as PageSpec;
         const res = r.pages[k] as PageResult["pages"][number];
         const encoding =
           kind === "dictionary" || c.dictPage < 0 ? (res.delta ? Encoding.DELTA_BINARY_PACKED : Encoding.PLAIN) : Encoding.RLE_DICTIONARY;
