@@ -129,3 +129,34 @@ test("deltaEncoding: false keeps every page PLAIN; the worker thread writes the 
   );
   assert.deepEqual(await pq.readBack(worker, columns), text(rows));
 });
+
+test("every packed width from 1 to 32 bits reads back exactly (a row group per width, INT64 and INT32)", async () => {
+  const columns = [col("wide", "int64", { nullable: false }), col("narrow", "int32", { nullable: false })];
+  let seed = 99;
+  const rand = () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+  const rows: number[][] = [];
+  let wide = -(2 ** 50);
+  let narrow = -(2 ** 30);
+  for (let w = 1; w <= 32; w++) {
+    // 150 rows: one full block and a part-filled one; steps below 2^w, with one of exactly 2^w - 1 (the width itself).
+    for (let k = 0; k < 150; k++) {
+      wide += k === 77 ? 2 ** w - 1 : Math.floor(rand() * 2 ** w);
+      narrow += Math.floor(rand() * 2 ** Math.min(w, 16));
+      rows.push([wide, narrow]);
+    }
+  }
+  const file = await pq.encode(columns, rows, { rowGroupRows: 150 });
+  assert.deepEqual(await pq.readBack(file, columns), text(rows));
+  const enc = await encodingsOf(file);
+  assert.ok(
+    enc.wide?.every((e) => e.includes(DELTA)),
+    String(enc.wide),
+  );
+  assert.ok(
+    enc.narrow?.every((e) => e.includes(DELTA)),
+    String(enc.narrow),
+  );
+});

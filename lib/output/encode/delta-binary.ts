@@ -66,30 +66,30 @@ function block32(v: Int32Array, from: number, count: number, r: Uint32Array, out
 
 /** One block of INT64 deltas (words lo, hi): the same, with the subtraction done on the two 32-bit halves. */
 function block64(v: Int32Array, from: number, count: number, r: Uint32Array, out: Uint8Array, at: number): number {
-  let minAt = 0;
-  for (let j = 0; j < count; j++) {
-    const k = (from + j) * 2;
-    const aLo = v[k] as number;
+  let mLo = 0;
+  let mHi = 0x7fffffff;
+  let mAny = false;
+  for (let j = 0, k = from * 2; j < count; j++, k += 2) {
+    const aLo = (v[k] as number) >>> 0;
     const aHi = v[k + 1] as number;
-    const bLo = v[k - 2] as number;
+    const bLo = (v[k - 2] as number) >>> 0;
     const bHi = v[k - 1] as number;
-    const dLo = ((aLo >>> 0) - (bLo >>> 0)) >>> 0;
-    const borrow = aLo >>> 0 < bLo >>> 0 ? 1 : 0;
-    const dHi = (aHi - bHi - borrow) | 0;
+    const dLo = (aLo - bLo) >>> 0;
+    const dHi = (aHi - bHi - (aLo < bLo ? 1 : 0)) | 0;
     // Signed overflow of a - b: operands of different signs and a result whose sign is not a's.
     if ((aHi ^ bHi) < 0 && (dHi ^ aHi) < 0) return -1;
     lo[j] = dLo;
     hi[j] = dHi;
-    const mHi = hi[minAt] as number;
-    if (dHi < mHi || (dHi === mHi && dLo < (lo[minAt] as number))) minAt = j;
+    if (!mAny || dHi < mHi || (dHi === mHi && dLo < mLo)) {
+      mLo = dLo;
+      mHi = dHi;
+      mAny = true;
+    }
   }
-  const mLo = lo[minAt] as number;
-  const mHi = hi[minAt] as number;
   for (let j = 0; j < count; j++) {
     // d - min, known >= 0: it fits 32 bits exactly when the high words agree (after the low word's borrow).
     const l = lo[j] as number;
-    const borrow = l < mLo ? 1 : 0;
-    if ((hi[j] as number) - mHi - borrow !== 0) return -1;
+    if ((hi[j] as number) - mHi - (l < mLo ? 1 : 0) !== 0) return -1;
     r[j] = (l - mLo) >>> 0;
   }
   at = zigzag64(out, at, mHi, mLo);
@@ -106,23 +106,35 @@ function miniblocks(r: Uint32Array, count: number, out: Uint8Array, at: number):
       out[widthsAt + m] = 0;
       continue;
     }
+    const first = m * PER_MINI;
+    const end = Math.min(count, first + PER_MINI);
     let or = 0;
-    const end = Math.min(count, (m + 1) * PER_MINI);
-    for (let j = m * PER_MINI; j < end; j++) or |= r[j] as number;
+    for (let j = first; j < end; j++) or |= r[j] as number;
+    for (let j = end; j < first + PER_MINI; j++) r[j] = 0; // the last miniblock's padding
     const w = or === 0 ? 0 : 32 - Math.clz32(or);
     out[widthsAt + m] = w;
-    if (w === 0) continue;
-    let acc = 0;
-    let bits = 0;
-    for (let j = m * PER_MINI; j < (m + 1) * PER_MINI; j++) {
-      // acc stays below 2^40 (< 8 bits left over plus <= 32 new), exact in a double; shifts would cut it to 32 bits.
-      acc += (j < end ? (r[j] as number) : 0) * 2 ** bits;
-      bits += w;
-      while (bits >= 8) {
-        out[at++] = acc & 0xff;
-        acc = Math.floor(acc / 256);
-        bits -= 8;
-      }
+    if (w > 0) at = pack32(r, first, w, out, at);
+  }
+  return at;
+}
+
+/** 32 values of `w` bits (1..32) from r[first], LSB first: exactly w 32-bit words, written a byte at a time. */
+function pack32(r: Uint32Array, first: number, w: number, out: Uint8Array, at: number): number {
+  let cur = 0;
+  let bits = 0;
+  for (let j = first; j < first + PER_MINI; j++) {
+    const x = r[j] as number;
+    cur |= x << bits;
+    bits += w;
+    if (bits >= 32) {
+      out[at] = cur;
+      out[at + 1] = cur >>> 8;
+      out[at + 2] = cur >>> 16;
+      out[at + 3] = cur >>> 24;
+      at += 4;
+      bits -= 32;
+      // The value's bits that did not fit (x >>> 32 would be x itself, so none is a case of its own).
+      cur = bits === 0 ? 0 : x >>> (w - bits);
     }
   }
   return at;
