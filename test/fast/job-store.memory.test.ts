@@ -15,6 +15,7 @@ jobStoreContract("MemoryJobStore", async () => {
   return {
     open: (clock) => new MemoryJobStore({ clock, table }),
     close: async () => {},
+    partitionBytes: async (exportId, n) => JSON.stringify(table.partitions.get(exportId)?.get(n) ?? null).length,
     // The table's raw entries a crash after the header and the unqueued partitions of an older plan would leave.
     seedCrashedCreate: async (c: CrashedCreate) => {
       const ctx = { table, clock: { now: () => Date.parse(c.at), sleep: async () => {} }, shards: DEFAULT_QUEUE_SHARDS };

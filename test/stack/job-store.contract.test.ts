@@ -1,5 +1,5 @@
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { digest, EXPORTS_KEY, exportPk, META } from "../../lib/dynamo/keys.ts";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { digest, EXPORTS_KEY, exportPk, META, partitionSk } from "../../lib/dynamo/keys.ts";
 import { DynamoJobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { newPartitionItem } from "../../lib/jobs/items.ts";
 import { type CrashedCreate, jobStoreContract } from "../contract/job-store.contract.ts";
@@ -13,6 +13,10 @@ jobStoreContract("DynamoJobStore", async () => {
   return {
     open: (clock) => new DynamoJobStore({ client: t.client, tableName: t.tableName, clock }),
     close: () => t.drop(),
+    partitionBytes: async (exportId, n) => {
+      const got = await doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: exportPk(exportId), sk: partitionSk(n) } }));
+      return JSON.stringify(got.Item ?? null).length;
+    },
     // The raw items a crash after writing the header and the unqueued partitions of an older plan leaves behind.
     seedCrashedCreate: async (c: CrashedCreate) => {
       const id = c.exportId;
