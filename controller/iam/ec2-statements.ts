@@ -29,10 +29,13 @@ export function ec2Statements(scope: Scope, pools: PoolSpec[], nodeRoleArn?: str
       Action: ["ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets"],
       Resource: "*",
     },
+    { Sid: "PoolLaunchTemplates", Effect: "Allow", Action: "ec2:CreateLaunchTemplate", Resource: ec2Arn(scope, "launch-template/*") },
     {
-      Sid: "PoolLaunchTemplates",
+      // A new version only when a re-render changes the template's data (a new spec, or a bundle URL presigned anew);
+      // a rotation reuses the same data, so a run may end without one.
+      Sid: "RareNewLaunchTemplateVersion",
       Effect: "Allow",
-      Action: ["ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion"],
+      Action: "ec2:CreateLaunchTemplateVersion",
       Resource: ec2Arn(scope, "launch-template/*"),
     },
     // The fleet itself carries no tags (only its instances do): what it may launch is bounded by RunInstances below.
