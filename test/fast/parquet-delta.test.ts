@@ -160,3 +160,12 @@ test("every packed width from 1 to 32 bits reads back exactly (a row group per w
     String(enc.narrow),
   );
 });
+
+test("a page of a few values stays PLAIN, where a block's header and a whole miniblock would make it larger", async () => {
+  const columns = [col("id", "int64", { nullable: false })];
+  // Steps 999 and -998: 11 bits, a miniblock of 32 such (44 bytes) against 24 bytes of PLAIN.
+  const rows = [[1], [1000], [2]];
+  const file = await pq.encode(columns, rows);
+  assert.deepEqual(await pq.readBack(file, columns), text(rows));
+  assert.deepEqual((await encodingsOf(file)).id, ["PLAIN, RLE"]);
+});

@@ -136,15 +136,21 @@ function minMax(buf: ArrayBuffer, off: number, len: number, order: StatsOrder): 
   return [bytes.slice(lo * 8, lo * 8 + 8), bytes.slice(hi * 8, hi * 8 + 8)];
 }
 
-/** The page's definition levels (as laid out) followed by its values DELTA_BINARY_PACKED, or null to keep PLAIN. */
+let bodyScratch = new Uint8Array(0);
+
+/**
+ * The page's definition levels (as laid out) followed by its values DELTA_BINARY_PACKED, or null to keep PLAIN (also
+ * when that is no smaller). A view of a scratch buffer (no garbage per page), valid until the next call.
+ */
 function deltaBody(buf: ArrayBuffer, p: PageSpec): Uint8Array | null {
   const packed = deltaBinaryPacked(new Uint8Array(buf, p.valuesOff, p.valuesLen), p.delta as 4 | 8);
-  if (!packed) return null;
+  // A page of a few values is larger delta-encoded (a block's header and a whole miniblock): PLAIN then.
+  if (!packed || packed.length >= p.valuesLen) return null;
   const defLen = p.len - p.valuesLen;
-  const body = new Uint8Array(defLen + packed.length);
-  body.set(new Uint8Array(buf, p.off, defLen), 0);
-  body.set(packed, defLen);
-  return body;
+  if (bodyScratch.length < p.len) bodyScratch = new Uint8Array(p.len + (p.len >> 2));
+  bodyScratch.set(new Uint8Array(buf, p.off, defLen), 0);
+  bodyScratch.set(packed, defLen);
+  return bodyScratch.subarray(0, defLen + packed.length);
 }
 
 export async function compressPages(job: PageJob): Promise<PageResult> {
@@ -157,7 +163,8 @@ export async function compressPages(job: PageJob): Promise<PageResult> {
     const delta = p.delta ? deltaBody(job.buf, p) : null;
     const body = delta ?? new Uint8Array(job.buf, p.off, p.len);
     const packed = codec(body);
-    parts.push(packed);
+    // Compression "none" hands its input back: a delta body is scratch, overwritten by the next page.
+    parts.push(delta && packed === body ? packed.slice() : packed);
     pages.push({ off: total, len: packed.length, ...pageStats(job.buf, p), delta: delta !== null, rawLen: body.length });
     total += packed.length;
   }
