@@ -48,8 +48,9 @@ const SLOW_FIRST = [
   "test/stack/query-export.test.ts",
 ];
 /**
- * Stack files mostly wait on the services and on the processes they start, so three at a time on 2 cores finish
- * sooner than two (clean-clone CI: 499 s against 579-642 s) and none of them depends on a wall-clock margin.
+ * Stack files partly wait on the services and on the processes they start, so three at a time on 2 cores finish a
+ * little sooner than two (clean-clone CI, the stack tier: 499-581 s against 579-642 s); none depends on a wall-clock
+ * margin. The box is saturated either way: what shortens the suite now is less CPU per test.
  */
 const STACK_CONCURRENCY = 3;
 /**
