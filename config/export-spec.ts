@@ -134,7 +134,8 @@ export type SseSpec = z.infer<typeof sseSpec>;
  * (MySQL's BOOL/BOOLEAN) become Parquet BOOLEAN instead of an 8-bit integer; a chunk holding a value other than 0/1
  * (TINYINT(1) stores -128..127) then fails, naming the column, rather than changing it. Default false.
  * `deltaEncoding`: integer and time pages whose values move by small steps (keys, timestamps in key order) are written
- * DELTA_BINARY_PACKED; false keeps PLAIN and dictionary pages only, for a reader that knows no other encoding. Default true.
+ * DELTA_BINARY_PACKED; false keeps PLAIN and dictionary pages only, for a reader that knows no other encoding (Spark
+ * before 3.3, whose vectorized reader refuses it). Default true.
  */
 export const parquetOptionsSpec = z
   .object({
