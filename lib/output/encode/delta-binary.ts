@@ -5,8 +5,9 @@
  * shrink. Blocks of 128 deltas in 4 miniblocks of 32 (what parquet-mr and Arrow write).
  *
  * A page is encoded this way only when it pays for certain: every miniblock's width at most half the physical width,
- * and no difference that overflows the physical type (readers that do not wrap would get it wrong), else null and the
- * page stays PLAIN. The half-width bound also keeps the packing in 32-bit arithmetic.
+ * no difference that overflows the physical type (readers that do not wrap would get it wrong), and a result smaller
+ * than PLAIN (a page of a few values may not be: a block's header and a whole miniblock), else null and the page stays
+ * PLAIN. The half-width bound also keeps the packing in 32-bit arithmetic.
  */
 
 const BLOCK = 128;
@@ -41,7 +42,7 @@ export function deltaBinaryPacked(values: Uint8Array, width: 4 | 8): Uint8Array 
     if (next < 0) return null;
     at = next;
   }
-  return out.subarray(0, at);
+  return at < values.length ? out.subarray(0, at) : null;
 }
 
 /** One block of INT32 deltas from value `from`: min delta, widths, miniblocks; -1 when the page should stay PLAIN. */

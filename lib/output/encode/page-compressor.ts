@@ -139,13 +139,12 @@ function minMax(buf: ArrayBuffer, off: number, len: number, order: StatsOrder): 
 let bodyScratch = new Uint8Array(0);
 
 /**
- * The page's definition levels (as laid out) followed by its values DELTA_BINARY_PACKED, or null to keep PLAIN (also
- * when that is no smaller). A view of a scratch buffer (no garbage per page), valid until the next call.
+ * The page's definition levels (as laid out) followed by its values DELTA_BINARY_PACKED, or null to keep PLAIN. A view
+ * of a scratch buffer (no garbage per page), valid until the next call.
  */
 function deltaBody(buf: ArrayBuffer, p: PageSpec): Uint8Array | null {
   const packed = deltaBinaryPacked(new Uint8Array(buf, p.valuesOff, p.valuesLen), p.delta as 4 | 8);
-  // A page of a few values is larger delta-encoded (a block's header and a whole miniblock): PLAIN then.
-  if (!packed || packed.length >= p.valuesLen) return null;
+  if (!packed) return null;
   const defLen = p.len - p.valuesLen;
   if (bodyScratch.length < p.len) bodyScratch = new Uint8Array(p.len + (p.len >> 2));
   bodyScratch.set(new Uint8Array(buf, p.off, defLen), 0);
